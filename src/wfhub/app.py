@@ -1,0 +1,80 @@
+"""create_app(settings): the main API, with its lifespan and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from wfhub import __version__
+from wfhub.config import Settings
+from wfhub.db import Database, create_engine
+from wfhub.errors import install_error_handlers
+from wfhub.health.endpoints import router as health_router
+from wfhub.projects.endpoints import router as projects_router
+from wfhub.security.auth import AuthDep, CredentialCache
+from wfhub.security.endpoints import router as auth_router
+from wfhub.security.guard import GuardMiddleware, HostPolicy
+from wfhub.tasks import attachments
+from wfhub.tasks.details_endpoints import router as task_details_router
+from wfhub.tasks.endpoints import router as tasks_router
+from wfhub.workflows.endpoints import router as nodes_router
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """The main API. `database` is opened from settings when not given (tests pass one)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        app.state.database = database or Database(create_engine(settings.resolved_database_url))
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False)
+        async with app.state.database.unit_of_work(write=False) as session:
+            await attachments.sweep(session, settings.attachments_dir)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            if owned:
+                await app.state.database.dispose()
+
+    app = FastAPI(
+        title="wfhub",
+        version=__version__,
+        summary="Workflow Hub: projects, tasks and coding agents on local LLMs.",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.credential_cache = CredentialCache()
+    if database is not None:
+        app.state.database = database
+    install_error_handlers(app)
+    for router in (
+        health_router,
+        auth_router,
+        projects_router,
+        tasks_router,
+        task_details_router,
+        nodes_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])
+    async def openapi() -> JSONResponse:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+        return JSONResponse(app.openapi_schema)
+
+    app.add_middleware(
+        GuardMiddleware, policy=HostPolicy.from_settings(settings), settings=settings
+    )
+    return app

@@ -1,0 +1,136 @@
+"""Commands that run on the server's machine: serve, db, token, doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import shutil
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from wfhub import __version__
+from wfhub.cli import setup
+from wfhub.config import Settings, is_loopback_host, mask_url
+from wfhub.db import Database, create_engine
+from wfhub.migrations import current_revision, head_revision
+
+app = typer.Typer(
+    help="wfhub: Workflow Hub for AI coding agents on local LLMs.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line overrides; exits on bad values."""
+    try:
+        settings = Settings()
+        return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    except (ValidationError, ValueError) as exc:
+        err.print(f"[red]invalid configuration:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (WFHUB_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (WFHUB_PORT).")] = None,
+) -> None:
+    """Migrate the database, make sure a token exists, and start the API server."""
+    settings = load_settings(host=host, port=port)
+    if settings.auth_disabled and not is_loopback_host(settings.host):
+        err.print(
+            f"[red]refusing to start:[/red] auth is disabled (WFHUB_AUTH_DISABLED) and "
+            f"{settings.host} is not a loopback address; enable auth or bind 127.0.0.1"
+        )
+        raise typer.Exit(2)
+    setup.initialise(settings)
+    from wfhub.app import create_app
+
+    console.print(f"wfhub {__version__} on {settings.base_url}  (token: `wfhub token`)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (safe to run repeatedly)."""
+    settings = load_settings()
+    setup.initialise(settings)
+    console.print(
+        f"database at revision {head_revision()}: {mask_url(settings.resolved_database_url)}"
+    )
+
+
+@app.command()
+def token(
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the token; old one stops working.")
+    ] = False,
+) -> None:
+    """Print the API token (created on first use) for this WFHUB_HOME."""
+    settings = load_settings()
+    value = setup.rotate(settings) if rotate else setup.initialise(settings)
+    console.print(f"API token: {value}", soft_wrap=True, highlight=False)
+
+
+async def _db_state(settings: Settings) -> tuple[bool, str]:
+    database = Database(create_engine(settings.resolved_database_url))
+    try:
+        revision = await current_revision(database.engine)
+    except Exception as exc:  # doctor reports any failure as text
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        await database.dispose()
+    head = head_revision()
+    if revision != head:
+        return False, f"at revision {revision}, head is {head}: run `wfhub db upgrade`"
+    return True, f"at head ({head})"
+
+
+@app.command()
+def doctor() -> None:
+    """Print the effective configuration (secrets masked) and check each dependency."""
+    settings = load_settings()
+    config = Table("setting", "value", title="configuration")
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        shown = "***" if "secret" in type(value).__name__.lower() else value
+        if name == "database_url":
+            shown = mask_url(settings.resolved_database_url)
+        config.add_row(name, str(shown))
+    config.add_row("workspaces (resolved)", str(settings.workspaces_dir))
+    console.print(config)
+
+    checks = Table("check", "ok", "detail", title="dependencies")
+    ok_db, detail_db = asyncio.run(_db_state(settings))
+    checks.add_row("database", _mark(ok_db), detail_db)
+    checks.add_row("python", _mark(sys.version_info >= (3, 11)), sys.version.split()[0])
+    for tool in ("git", "bwrap", "rg"):
+        path = shutil.which(tool)
+        checks.add_row(tool, _mark(path is not None), path or "not installed")
+    checks.add_row("token", _mark(settings.token_file.exists()), str(settings.token_file))
+    for module in ("psycopg", "aiosqlite"):
+        found = importlib.util.find_spec(module) is not None
+        checks.add_row(f"driver {module}", _mark(found), "installed" if found else "missing")
+    console.print(checks)
+    if not ok_db:
+        raise typer.Exit(1)
+
+
+def _mark(ok: bool) -> str:
+    return "[green]yes[/green]" if ok else "[red]no[/red]"

@@ -1,0 +1,165 @@
+"""Settings, read from the environment (`WFHUB_` prefix) and a `.env` file.
+
+Every field here is documented in the README's configuration table; `tests/test_docs.py` fails
+when one is not.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_HOME = Path(".wfhub")
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when binding `host` exposes the server to this machine only."""
+    name = host.strip("[]")
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """wfhub's configuration. Field names map to `WFHUB_<NAME>` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WFHUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=DEFAULT_HOME, description="Data directory (database, token, files).")
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "WFHUB_DATABASE_URL"),
+        description="SQLAlchemy URL; SQLite file in the data dir when unset.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `wfhub serve` binds.")
+    port: int = Field(default=8002, ge=1, le=65535, description="Port `wfhub serve` binds.")
+    workspaces: Path | None = Field(
+        default=None, description="Root of project workspaces; `$WFHUB_HOME/workspaces` if unset."
+    )
+    allowed_hosts: CsvList = Field(
+        default_factory=list,
+        description="Extra Host header names accepted besides loopback names and *.localhost.",
+    )
+    allowed_origins: CsvList = Field(
+        default_factory=list,
+        description="Extra browser origins (scheme://host[:port]) accepted for cookies/WebSockets.",
+    )
+    auth_disabled: bool = Field(
+        default=False, description="Turn token auth off; refused on a non-loopback bind."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Cap on JSON request bodies (413 above)."
+    )
+    max_attachment_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Cap on one uploaded attachment."
+    )
+    session_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="Lifetime of a browser login session."
+    )
+    ollama_urls: CsvList = Field(
+        default_factory=list,
+        description="Ollama hosts (comma-separated); the embedded model server when empty.",
+    )
+    llm_port: int = Field(
+        default=11435, ge=1, le=65535, description="Port of the embedded model server."
+    )
+    agent_api_url: str | None = Field(
+        default=None, description="URL of a separate agent API (`wfhub agent-api`) to health-check."
+    )
+    log_level: str = Field(default="info", description="Log level of `wfhub serve`.")
+
+    @field_validator("allowed_hosts", "allowed_origins", "ollama_urls", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError("log_level must be one of critical, error, warning, info, debug")
+        return level
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @cached_property
+    def workspaces_dir(self) -> Path:
+        root = self.workspaces if self.workspaces is not None else self.home_dir / "workspaces"
+        return root.expanduser().resolve()
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.home_dir / "attachments"
+
+    @property
+    def token_file(self) -> Path:
+        return self.home_dir / "token"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.home_dir / "secret.key"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: driver added, SQLite default in the data dir."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.home_dir / 'wfhub.db'}"
+        return normalize_database_url(self.database_url.get_secret_value())
+
+    @property
+    def model_server_url(self) -> str:
+        """First configured Ollama host, or the embedded server's address."""
+        if self.ollama_urls:
+            return self.ollama_urls[0].rstrip("/")
+        return f"http://127.0.0.1:{self.llm_port}"
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain `postgresql://` / `sqlite://` URLs onto the async drivers wfhub uses."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("DATABASE_URL must look like postgresql://... or sqlite:///...")
+    base = scheme.split("+", 1)[0]
+    if base in {"postgresql", "postgres"}:
+        return f"postgresql+psycopg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database scheme {scheme!r}: use postgresql or sqlite")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, for printing."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, location = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}" if ":" in creds else url

@@ -1,0 +1,171 @@
+"""Domain errors and the one place they become HTTP responses.
+
+Hierarchy (status, code):
+
+    WfhubError (500, internal_error)
+    ├── BadRequest (400, bad_request)
+    │   └── HostNotAllowed (400, host_not_allowed)
+    ├── Unauthorized (401, unauthorized)
+    ├── Forbidden (403, forbidden)
+    │   ├── CsrfFailed (403, csrf_failed)
+    │   └── OriginNotAllowed (403, origin_not_allowed)
+    ├── NotFound (404, not_found)
+    ├── Conflict (409, conflict)
+    │   ├── HasChildren (409, has_children)
+    │   └── TaskCycle (409, task_cycle)
+    ├── PayloadTooLarge (413, payload_too_large)
+    └── InvalidInput (422, invalid_input)
+
+Services raise these; they never raise HTTPException. Every error body is
+`{"error": <code>, "detail": <text>}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The JSON shape of every error response."""
+
+    error: str
+    detail: str
+
+
+class WfhubError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(WfhubError):
+    status_code = 400
+    code = "bad_request"
+
+
+class HostNotAllowed(BadRequest):
+    code = "host_not_allowed"
+
+
+class Unauthorized(WfhubError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(WfhubError):
+    status_code = 403
+    code = "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class OriginNotAllowed(Forbidden):
+    code = "origin_not_allowed"
+
+
+class NotFound(WfhubError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(WfhubError):
+    status_code = 409
+    code = "conflict"
+
+
+class HasChildren(Conflict):
+    code = "has_children"
+
+
+class TaskCycle(Conflict):
+    code = "task_cycle"
+
+
+class PayloadTooLarge(WfhubError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(WfhubError):
+    status_code = 422
+    code = "invalid_input"
+
+
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every failure, ours or the framework's, as `{"error", "detail"}`."""
+
+    async def on_wfhub(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, WfhubError)
+        return error_response(exc.status_code, exc.code, exc.detail)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(422, "validation_error", _describe_validation(exc))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(exc.status_code, code, detail)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal server error")
+
+    app.add_exception_handler(WfhubError, on_wfhub)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "Missing or invalid credentials",
+        403: "Forbidden (CSRF, Origin)",
+        404: "Not found",
+        409: "Conflict",
+        413: "Payload too large",
+        422: "Invalid input",
+    }.items()
+}

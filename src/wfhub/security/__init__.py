@@ -1,0 +1,1 @@
+"""Authentication (API token, browser sessions, CSRF) and the Host/Origin guard."""

@@ -1,0 +1,91 @@
+"""The authentication dependency every router but `/health` carries.
+
+Accepted credentials: `Authorization: Bearer <api token>`, or the `wfhub_session` cookie set by
+`POST /auth/login`. Cookie-authenticated unsafe requests must also send `X-CSRF-Token`.
+Verified credentials are cached for a few seconds so an authenticated read costs no extra
+query; a rotation or logout therefore takes effect within `CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from wfhub.db import SAFE_METHODS, Database
+from wfhub.errors import CsrfFailed, Unauthorized
+from wfhub.models import TokenKind
+from wfhub.security import tokens
+
+SESSION_COOKIE = "wfhub_session"
+CSRF_COOKIE = "wfhub_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CACHE_SECONDS = 5.0
+_CACHE_LIMIT = 4096
+
+_bearer = HTTPBearer(auto_error=False, description="The API token printed by `wfhub token`.")
+
+
+class CredentialCache:
+    """Positive results only: a wrong token is always checked against the database."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, TokenKind], float] = {}
+
+    def hit(self, digest: str, kind: TokenKind) -> bool:
+        until = self._until.get((digest, kind))
+        return until is not None and until > time.monotonic()
+
+    def remember(self, digest: str, kind: TokenKind) -> None:
+        if len(self._until) >= _CACHE_LIMIT:
+            self._until.clear()
+        self._until[(digest, kind)] = time.monotonic() + CACHE_SECONDS
+
+    def forget(self, digest: str) -> None:
+        for key in [k for k in self._until if k[0] == digest]:
+            del self._until[key]
+
+
+async def _verify(request: Request, secret: str, kind: TokenKind) -> bool:
+    cache: CredentialCache = request.app.state.credential_cache
+    digest = tokens.hash_secret(secret)
+    if cache.hit(digest, kind):
+        return True
+    database: Database = request.app.state.database
+    async with database.session(write=False) as session:
+        valid = await tokens.is_valid(session, secret, kind)
+    if valid:
+        cache.remember(digest, kind)
+    return valid
+
+
+async def require_auth(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let the request through only with a valid token or session (and CSRF header)."""
+    if request.app.state.settings.auth_disabled:
+        return
+    if bearer is not None:
+        if bearer.scheme.lower() == "bearer" and await _verify(
+            request, bearer.credentials, TokenKind.api
+        ):
+            return
+        raise Unauthorized("invalid API token")
+    session_secret = request.cookies.get(SESSION_COOKIE)
+    if session_secret is None:
+        raise Unauthorized("send `Authorization: Bearer <token>` or log in at POST /auth/login")
+    if not await _verify(request, session_secret, TokenKind.session):
+        raise Unauthorized("session expired or logged out; log in again")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, tokens.csrf_for_session(session_secret)):
+            raise CsrfFailed(
+                f"cookie-authenticated {request.method} needs the {CSRF_HEADER} header"
+            )
+
+
+AuthDep = Depends(require_auth)

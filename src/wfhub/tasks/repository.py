@@ -1,0 +1,49 @@
+"""Hierarchical task queries: one recursive CTE each, so the query count never grows with
+the number of tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import CTE, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wfhub.models import Task
+
+
+def subtree_ids(root_ids: Select[int] | Sequence[int]) -> CTE:
+    """A CTE of the ids of the given tasks and all their descendants."""
+    anchor = select(Task.id).where(Task.id.in_(root_ids))
+    tree = anchor.cte("subtree", recursive=True)
+    return tree.union_all(select(Task.id).join(tree, Task.parent_id == tree.c.id))
+
+
+async def load_subtrees(session: AsyncSession, root_ids: Sequence[int]) -> list[Task]:
+    """Every task under (and including) the roots, parents before children, siblings in order."""
+    if not root_ids:
+        return []
+    tree = subtree_ids(root_ids)
+    rows = await session.scalars(
+        select(Task)
+        .where(Task.id.in_(select(tree.c.id)))
+        .order_by(Task.depth, Task.position, Task.id)
+    )
+    return list(rows)
+
+
+async def subtree_stats(session: AsyncSession, task_id: int) -> tuple[set[int], int]:
+    """Ids in the task's subtree (itself included) and the deepest depth among them."""
+    tree = subtree_ids([task_id])
+    rows = (
+        await session.execute(select(Task.id, Task.depth).where(Task.id.in_(select(tree.c.id))))
+    ).all()
+    return {row.id for row in rows}, max((row.depth for row in rows), default=0)
+
+
+async def next_position(session: AsyncSession, project_id: int, parent_id: int | None) -> int:
+    stmt = select(func.max(Task.position)).where(
+        Task.project_id == project_id,
+        Task.parent_id.is_(None) if parent_id is None else Task.parent_id == parent_id,
+    )
+    current = await session.scalar(stmt)
+    return 0 if current is None else current + 1
