@@ -23,6 +23,7 @@ Services raise these; they never raise HTTPException. Every error body is
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wfhub.routing import allowed_methods
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +108,13 @@ class InvalidInput(WfhubError):
     code = "invalid_input"
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+def error_response(
+    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    merged = dict(headers or {})
+    if status == 401:
+        merged.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=merged)
 
 
 _HTTP_CODES = {
@@ -141,11 +148,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "validation_error", _describe_validation(exc))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110: `Allow` lists every method of the resource, not of one route.
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return error_response(exc.status_code, code, detail, headers)
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)

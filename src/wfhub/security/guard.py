@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wfhub.config import LOOPBACK_NAMES, Settings
-from wfhub.errors import PayloadTooLarge
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MULTIPART_OVERHEAD = 64 * 1024
@@ -121,7 +120,8 @@ class GuardMiddleware:
                 send, 413, "payload_too_large", f"request body over the {limit}-byte limit"
             )
             return
-        await self.app(scope, _capped(receive, limit), send)
+        cap = _BodyCap(receive, send, limit)
+        await self.app(scope, cap.receive, cap.send)
 
     def _limit_for(self, scope: Scope) -> int:
         path: str = scope["path"]
@@ -130,17 +130,37 @@ class GuardMiddleware:
         return self.max_body
 
 
-def _capped(receive: Receive, limit: int) -> Receive:
-    """Count streamed (chunked) bodies too: Content-Length is optional."""
-    seen = 0
+class _BodyCap:
+    """Counts streamed (chunked) bodies too, since Content-Length is optional.
 
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
+    Past the limit it answers 413 itself and tells the app the client went away, because an
+    exception raised from `receive` would be reported by the framework as a parse error (400).
+    """
+
+    def __init__(self, receive: Receive, send: Send, limit: int) -> None:
+        self._receive = receive
+        self._send = send
+        self._limit = limit
+        self._seen = 0
+        self._started = False
+        self._answered = False
+
+    async def receive(self) -> Message:
+        if self._answered:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise PayloadTooLarge(f"request body over the {limit}-byte limit")
+            self._seen += len(message.get("body", b""))
+            if self._seen > self._limit and not self._started:
+                self._answered = True
+                detail = f"request body over the {self._limit}-byte limit"
+                await _reject_http(self._send, 413, "payload_too_large", detail)
+                return {"type": "http.disconnect"}
         return message
 
-    return wrapped
+    async def send(self, message: Message) -> None:
+        if self._answered:
+            return
+        if message["type"] == "http.response.start":
+            self._started = True
+        await self._send(message)

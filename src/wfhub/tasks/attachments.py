@@ -80,9 +80,7 @@ def _place(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-async def release_on_commit(
-    session: AsyncSession, root: Path, task_ids: Select[int]
-) -> None:
+async def release_on_commit(session: AsyncSession, root: Path, task_ids: Select[int]) -> None:
     """Schedule removal of the blobs of these tasks' attachments, once the delete commits."""
     shas = set(
         await session.scalars(

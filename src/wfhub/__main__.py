@@ -1,0 +1,3 @@
+from wfhub.cli import app
+
+app(prog_name="wfhub")

@@ -1,0 +1,80 @@
+"""Run the real `wfhub serve` in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    token: str
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `wfhub ARGS` against this server, as a user would."""
+        return subprocess.run(
+            [sys.executable, "-m", "wfhub", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFHUB_")}
+    env.update(
+        WFHUB_HOME=str(home),
+        DATABASE_URL=database_url,
+        WFHUB_PORT=str(port),
+        COLUMNS="200",
+        NO_COLOR="1",
+    )
+    return env
+
+
+@contextmanager
+def live_server(home: Path, database_url: str) -> Iterator[LiveServer]:
+    port = free_port()
+    env = server_env(home, database_url, port)
+    log = (home.parent / f"serve-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfhub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"wfhub serve exited: {(home.parent / log.name).read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("wfhub serve did not answer /health within 30 s")
+            time.sleep(0.1)
+        token = (home / "token").read_text().strip()
+        yield LiveServer(url=url, token=token, env=env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from wfhub.config import normalize_database_url
+from wfhub.db import create_engine
+from wfhub.migrations import alembic_config, current_revision, head_revision, upgrade_database
+from wfhub.models import Base
+
+
+async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
+    def diff(conn: Connection) -> list[object]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+    assert await current_revision(engine) == head_revision()
+
+
+async def test_downgrade_and_upgrade_round_trip(database_url: str, tmp_path: object) -> None:
+    # A separate database so the shared one stays at head.
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/round.db"
+    else:
+        url = create_postgres_database()
+    engine = create_engine(normalize_database_url(url))
+    try:
+        await upgrade_database(engine)
+        await upgrade_database(engine)  # idempotent
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "base"))
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert set(tables) <= {"alembic_version"}
+        await upgrade_database(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+        if not url.startswith("sqlite"):
+            drop_postgres_database(url)
