@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -61,6 +62,26 @@ def database_url(
     url = create_postgres_database()
     yield url
     drop_postgres_database(url)
+
+
+@contextmanager
+def separate_database(dialect_url: str, folder: Path) -> Iterator[str]:
+    """An empty database of the same dialect as `dialect_url`, for a test that writes through
+    a real server process (outside the rolled-back transaction)."""
+    if dialect_url.startswith("sqlite"):
+        yield f"sqlite:///{folder / f'separate-{secrets.token_hex(4)}.db'}"
+        return
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    with separate_database(database_url, tmp_path) as url:
+        yield url
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -16,8 +16,8 @@ from wfhub.security.auth import CACHE_SECONDS
 pytestmark = pytest.mark.slow
 
 
-def test_serve_and_drive_it_with_the_cli(tmp_path: Path, database_url: str) -> None:
-    with live_server(tmp_path / "home", database_url) as server:
+def test_serve_and_drive_it_with_the_cli(tmp_path: Path, fresh_database_url: str) -> None:
+    with live_server(tmp_path / "home", fresh_database_url) as server:
         token_line = server.cli("token")
         assert token_line.returncode == 0
         assert token_line.stdout.split()[-1] == server.token
@@ -67,8 +67,8 @@ def test_serve_and_drive_it_with_the_cli(tmp_path: Path, database_url: str) -> N
         assert old.status_code == 401
 
 
-def test_refuses_auth_disabled_on_public_bind(tmp_path: Path, database_url: str) -> None:
-    env = server_env(tmp_path / "home", database_url, 1)
+def test_refuses_auth_disabled_on_public_bind(tmp_path: Path, fresh_database_url: str) -> None:
+    env = server_env(tmp_path / "home", fresh_database_url, 1)
     env["WFHUB_AUTH_DISABLED"] = "true"
     result = subprocess.run(
         [sys.executable, "-m", "wfhub", "serve", "--host", "0.0.0.0"],  # noqa: S104
@@ -82,8 +82,8 @@ def test_refuses_auth_disabled_on_public_bind(tmp_path: Path, database_url: str)
     assert "refusing to start" in result.stderr
 
 
-def test_doctor_and_db_upgrade(tmp_path: Path, database_url: str) -> None:
-    env = server_env(tmp_path / "home", database_url, 1)
+def test_doctor_and_db_upgrade(tmp_path: Path, fresh_database_url: str) -> None:
+    env = server_env(tmp_path / "home", fresh_database_url, 1)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -100,7 +100,7 @@ def test_doctor_and_db_upgrade(tmp_path: Path, database_url: str) -> None:
     doctor = run("doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "at head" in doctor.stdout
-    if "@" in database_url or database_url.startswith("postgresql"):
+    if fresh_database_url.startswith("postgresql"):
         assert "postgresql+psycopg" in doctor.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "wfhub", "doctor"],

@@ -23,15 +23,9 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     assert await current_revision(engine) == head_revision()
 
 
-async def test_downgrade_and_upgrade_round_trip(database_url: str, tmp_path: object) -> None:
+async def test_downgrade_and_upgrade_round_trip(fresh_database_url: str) -> None:
     # A separate database so the shared one stays at head.
-    from tests.conftest import create_postgres_database, drop_postgres_database
-
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/round.db"
-    else:
-        url = create_postgres_database()
-    engine = create_engine(normalize_database_url(url))
+    engine = create_engine(normalize_database_url(fresh_database_url))
     try:
         await upgrade_database(engine)
         await upgrade_database(engine)  # idempotent
@@ -44,5 +38,3 @@ async def test_downgrade_and_upgrade_round_trip(database_url: str, tmp_path: obj
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
-        if not url.startswith("sqlite"):
-            drop_postgres_database(url)

@@ -9,6 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from tests.conftest import separate_database
 from tests.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
@@ -16,21 +17,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from tests.conftest import create_postgres_database, drop_postgres_database
-
-    home = tmp_path_factory.mktemp("fuzz") / "home"
-    # A database of its own: the fuzzer writes through a real server process.
-    url = (
-        f"sqlite:///{home.parent}/fuzz.db"
-        if database_url.startswith("sqlite")
-        else create_postgres_database()
-    )
-    try:
-        with live_server(home, url) as live:
-            yield live
-    finally:
-        if not url.startswith("sqlite"):
-            drop_postgres_database(url)
+    folder = tmp_path_factory.mktemp("fuzz")
+    with separate_database(database_url, folder) as url, live_server(folder / "home", url) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import CTE, Select, func, select
+from sqlalchemy import CTE, RowMapping, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wfhub.models import Task
@@ -18,17 +18,37 @@ def subtree_ids(root_ids: Select[int] | Sequence[int]) -> CTE:
     return tree.union_all(select(Task.id).join(tree, Task.parent_id == tree.c.id))
 
 
-async def load_subtrees(session: AsyncSession, root_ids: Sequence[int]) -> list[Task]:
-    """Every task under (and including) the roots, parents before children, siblings in order."""
+TASK_COLUMNS = (
+    Task.id,
+    Task.project_id,
+    Task.parent_id,
+    Task.node_id,
+    Task.title,
+    Task.description,
+    Task.status,
+    Task.depth,
+    Task.position,
+    Task.priority,
+    Task.created_at,
+    Task.updated_at,
+)
+
+
+async def load_subtrees(session: AsyncSession, root_ids: Sequence[int]) -> Sequence[RowMapping]:
+    """Every task under (and including) the roots, parents before children, siblings in order.
+
+    Plain rows, not ORM objects: a 5,000-task tree is read-only and identity-mapping it would
+    cost more than the query.
+    """
     if not root_ids:
         return []
     tree = subtree_ids(root_ids)
-    rows = await session.scalars(
-        select(Task)
+    result = await session.execute(
+        select(*TASK_COLUMNS)
         .where(Task.id.in_(select(tree.c.id)))
         .order_by(Task.depth, Task.position, Task.id)
     )
-    return list(rows)
+    return result.mappings().all()
 
 
 async def subtree_stats(session: AsyncSession, task_id: int) -> tuple[set[int], int]:

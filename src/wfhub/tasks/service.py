@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy import update as sql_update
@@ -13,7 +15,7 @@ from wfhub.errors import HasChildren, InvalidInput, NotFound, TaskCycle
 from wfhub.models import Task, TaskNode, TaskStatus
 from wfhub.projects import service as projects
 from wfhub.tasks import attachments, repository
-from wfhub.tasks.schemas import SubtaskCreate, TaskCreate, TaskTree, TaskUpdate
+from wfhub.tasks.schemas import SubtaskCreate, TaskCreate, TaskUpdate
 
 MAX_DEPTH = 32
 ROOT = "root"
@@ -67,11 +69,13 @@ async def list_page(
 
 async def tree_page(
     session: AsyncSession, project_id: int, filters: TaskFilter, *, limit: int, offset: int
-) -> tuple[list[TaskTree], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """A page of root tasks, each with its whole subtree nested under `children`.
 
     Roots are the top-level tasks unless `filters.parent` names another parent; the other
-    filters select roots. Four queries whatever the number of tasks.
+    filters select roots. Four queries whatever the number of tasks. The nodes are plain
+    JSON-ready dicts in the `TaskTree` shape: validating thousands of nested models costs
+    ten times the query (measured in `bench/api.py`).
     """
     if filters.parent is None:
         filters = TaskFilter(status=filters.status, parent=ROOT, q=filters.q)
@@ -87,14 +91,25 @@ async def tree_page(
             .offset(offset)
         )
     )
-    nodes: dict[int, TaskTree] = {}
-    for task in await repository.load_subtrees(session, root_ids):
-        node = TaskTree.model_validate(task)
-        nodes[task.id] = node
-        parent = nodes.get(task.parent_id) if task.parent_id is not None else None
-        if parent is not None and task.id not in root_ids:
-            parent.children.append(node)
+    roots = set(root_ids)
+    nodes: dict[int, dict[str, Any]] = {}
+    for row in await repository.load_subtrees(session, root_ids):
+        node = {
+            **row,
+            "created_at": _json_time(row["created_at"]),
+            "updated_at": _json_time(row["updated_at"]),
+            "children": [],
+        }
+        nodes[row["id"]] = node
+        parent = nodes.get(row["parent_id"]) if row["parent_id"] is not None else None
+        if parent is not None and row["id"] not in roots:
+            parent["children"].append(node)
     return [nodes[i] for i in root_ids if i in nodes], total
+
+
+def _json_time(value: datetime) -> str:
+    """The same text pydantic writes for an aware UTC datetime."""
+    return value.isoformat().replace("+00:00", "Z")
 
 
 async def _check_node(session: AsyncSession, node_id: int | None) -> None:
