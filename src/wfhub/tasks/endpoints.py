@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 
 from wfhub.db import SessionDep
 from wfhub.deps import SettingsDep
@@ -50,7 +49,7 @@ async def list_tasks(
     q: SearchText = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[TaskRead] | JSONResponse:
+) -> Page[TaskRead] | Response:
     """The project's tasks; with `tree=true` a page of roots with nested subtasks."""
     filters = TaskFilter(status=status, parent=_parent(parent), q=q)
     if tree:
@@ -59,7 +58,7 @@ async def list_tasks(
         )
         # Already in the TaskTree shape; returning a Response skips re-validating every node.
         page = {"items": roots, "total": total, "limit": limit, "offset": offset}
-        return JSONResponse(page)
+        return Response(service.tree_json(page), media_type="application/json")
     items, total = await service.list_page(session, project_id, filters, limit=limit, offset=offset)
     return Page[TaskRead](
         items=[TaskRead.model_validate(t) for t in items], total=total, limit=limit, offset=offset
