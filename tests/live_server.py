@@ -24,14 +24,19 @@ class LiveServer:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `wfhub ARGS` against this server, as a user would."""
-        return subprocess.run(
-            [sys.executable, "-m", "wfhub", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_wfhub(self.env, *args)
+
+
+def run_wfhub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `wfhub` command in a subprocess with `env`; never raises on failure."""
+    return subprocess.run(
+        [sys.executable, "-m", "wfhub", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:

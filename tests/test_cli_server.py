@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.live_server import live_server, server_env
+from tests.live_server import live_server, run_wfhub, server_env
 from wfhub.security.auth import CACHE_SECONDS
 
 pytestmark = pytest.mark.slow
@@ -70,45 +68,20 @@ def test_serve_and_drive_it_with_the_cli(tmp_path: Path, fresh_database_url: str
 def test_refuses_auth_disabled_on_public_bind(tmp_path: Path, fresh_database_url: str) -> None:
     env = server_env(tmp_path / "home", fresh_database_url, 1)
     env["WFHUB_AUTH_DISABLED"] = "true"
-    result = subprocess.run(
-        [sys.executable, "-m", "wfhub", "serve", "--host", "0.0.0.0"],  # noqa: S104
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_wfhub(env, "serve", "--host", "0.0.0.0")  # noqa: S104
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
 
 
 def test_doctor_and_db_upgrade(tmp_path: Path, fresh_database_url: str) -> None:
     env = server_env(tmp_path / "home", fresh_database_url, 1)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "wfhub", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    upgraded = run("db", "upgrade")
+    upgraded = run_wfhub(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    doctor = run("doctor")
+    doctor = run_wfhub(env, "doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "at head" in doctor.stdout
     if fresh_database_url.startswith("postgresql"):
         assert "postgresql+psycopg" in doctor.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "wfhub", "doctor"],
-        env={**env, "WFHUB_PORT": "99999"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bad = run_wfhub({**env, "WFHUB_PORT": "99999"}, "doctor")
     assert bad.returncode == 2
     assert "invalid configuration" in bad.stderr
