@@ -63,26 +63,13 @@ async def test_invalid_nodes(client: httpx.AsyncClient, body: Json, fragment: st
 
 
 async def test_routing_must_name_existing_nodes(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/nodes",
-        json={
-            "name": "x",
-            "node_type": "agent",
-            "agent_prompt": "p",
-            "routing_config": {"on_pass": "ghost"},
-        },
-    )
+    def agent(name: str, routing: dict[str, str]) -> Json:
+        return {"name": name, "node_type": "agent", "agent_prompt": "p", "routing_config": routing}
+
+    response = await client.post("/nodes", json=agent("x", {"on_pass": "ghost"}))
     assert response.status_code == 422
     assert "ghost" in response.json()["detail"]
-    self_loop = await client.post(
-        "/nodes",
-        json={
-            "name": "loop",
-            "node_type": "agent",
-            "agent_prompt": "p",
-            "routing_config": {"on_fail": "loop"},
-        },
-    )
+    self_loop = await client.post("/nodes", json=agent("loop", {"on_fail": "loop"}))
     assert self_loop.status_code == 201
 
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from wfhub.app import create_app
 from wfhub.config import Settings
 from wfhub.db import Database
 from wfhub.models import ApiToken
@@ -64,13 +65,21 @@ async def test_local_host_names_are_allowed(client: httpx.AsyncClient, host: str
     assert (await client.get("/projects", headers={"Host": host})).status_code == 200
 
 
-async def test_configured_host_is_allowed(client: httpx.AsyncClient, settings: Settings) -> None:
-    # The guard reads its policy at app creation, so this one is built for the test.
-    from wfhub.security.guard import HostPolicy
-
-    policy = HostPolicy(["*.example.org"], [])
-    assert policy.host_allowed("hub.example.org:8443")
-    assert not policy.host_allowed("example.org.evil.com")
+async def test_configured_host_is_allowed(
+    settings: Settings, database: Database, token: str
+) -> None:
+    # The guard reads its policy at app creation, so an app is built with the setting.
+    configured = create_app(
+        settings.model_copy(update={"allowed_hosts": ["*.example.org"]}), database
+    )
+    transport = httpx.ASGITransport(app=configured)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://hub.example.org:8443", headers=headers
+    ) as c:
+        assert (await c.get("/projects")).status_code == 200
+        refused = await c.get("/projects", headers={"Host": "example.org.evil.com"})
+        assert refused.status_code == 400
 
 
 async def login(anon: httpx.AsyncClient, token: str) -> str:
@@ -147,7 +156,7 @@ async def test_rotation_revokes_old_token_and_sessions(
 
     await login(anon, token)
     async with database.unit_of_work() as session:
-        new = await tokens.rotate_api_token(session, settings.token_file)
+        new = await tokens.rotate_api_token(session)
     app.state.credential_cache = type(app.state.credential_cache)()  # as a fresh process sees it
     old = await anon.get("/projects", headers={"Authorization": f"Bearer {token}"})
     assert old.status_code == 401

@@ -38,7 +38,7 @@ async def _rotate(settings: Settings) -> str:
     database = Database(create_engine(settings.resolved_database_url))
     try:
         async with database.unit_of_work() as session:
-            token = await tokens.rotate_api_token(session, settings.token_file)
+            token = await tokens.rotate_api_token(session)
     finally:
         await database.dispose()
     tokens.write_private_file(settings.token_file, token + "\n")

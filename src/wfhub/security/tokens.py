@@ -70,11 +70,11 @@ async def ensure_api_token(session: AsyncSession, token_file: Path) -> str:
     return token
 
 
-async def rotate_api_token(session: AsyncSession, token_file: Path) -> str:
+async def rotate_api_token(session: AsyncSession) -> str:
     """Replace every API token and end every browser session; returns the new token.
 
-    The file is written only after the database accepted the change, by the caller's commit
-    hook, so a failed rotation leaves the old token working and on disk.
+    The caller writes the token file only after its commit succeeded, so a failed rotation
+    leaves the old token working and on disk.
     """
     await session.execute(delete(ApiToken))
     token = new_secret()
