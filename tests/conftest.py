@@ -86,7 +86,9 @@ def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize("database_url", DIALECTS, indirect=True, scope="session")
+        # Filesystem and git behaviour does not depend on the database: run it once.
+        dialects = ["sqlite"] if metafunc.definition.get_closest_marker("filesystem") else DIALECTS
+        metafunc.parametrize("database_url", dialects, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,9 @@ from wfhub.tasks import attachments
 from wfhub.tasks.details_endpoints import router as task_details_router
 from wfhub.tasks.endpoints import router as tasks_router
 from wfhub.workflows.endpoints import router as nodes_router
+from wfhub.workspace.endpoints import router as workspace_router
+from wfhub.workspace.git_endpoints import router as workspace_git_router
+from wfhub.workspace.git_status import BadgeCache
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
@@ -53,6 +56,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.credential_cache = CredentialCache()
+    app.state.badge_cache = BadgeCache()
     if database is not None:
         app.state.database = database
     install_error_handlers(app)
@@ -63,6 +67,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         tasks_router,
         task_details_router,
         nodes_router,
+        workspace_router,
+        workspace_git_router,
     ):
         app.include_router(router)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -87,6 +87,18 @@ class Settings(BaseSettings):
         default=None, description="URL of a separate agent API (`wfhub agent-api`) to health-check."
     )
     log_level: str = Field(default="info", description="Log level of `wfhub serve`.")
+    git_author_name: str = Field(
+        default="wfhub", min_length=1, description="Author name of commits made through wfhub."
+    )
+    git_author_email: str = Field(
+        default="wfhub@localhost", min_length=3, description="Author email of those commits."
+    )
+    read_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest file (or range) returned as text."
+    )
+    search_engine: Literal["auto", "rg", "python"] = Field(
+        default="auto", description="Content search: ripgrep when installed (auto), or one of them."
+    )
 
     @field_validator("allowed_hosts", "allowed_origins", "ollama_urls", mode="before")
     @classmethod
@@ -113,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.home_dir / "attachments"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.home_dir / "worktrees"
 
     @property
     def token_file(self) -> Path:

@@ -125,7 +125,10 @@ class GuardMiddleware:
 
     def _limit_for(self, scope: Scope) -> int:
         path: str = scope["path"]
-        if scope["method"] == "POST" and path.rstrip("/").endswith("/attachments"):
+        method, path = scope["method"], path.rstrip("/")
+        if method == "POST" and path.endswith(("/attachments", "/upload")):
+            return self.max_upload
+        if method == "PUT" and path.startswith("/workspace/") and path.endswith("/file"):
             return self.max_upload
         return self.max_body
 
