@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+	@sh scripts/system-packages.sh
 
 run: setup
 	$(BIN)/wfhub serve
@@ -31,6 +32,7 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.workspace
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
