@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -85,3 +86,31 @@ def test_doctor_and_db_upgrade(tmp_path: Path, fresh_database_url: str) -> None:
     bad = run_wfhub({**env, "WFHUB_PORT": "99999"}, "doctor")
     assert bad.returncode == 2
     assert "invalid configuration" in bad.stderr
+
+
+@pytest.mark.filesystem
+def test_workspace_commands(tmp_path: Path, fresh_database_url: str) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "hello.py").write_text("print('needle')\n")
+    ident = ["-c", "user.name=S", "-c", "user.email=s@x"]
+    subprocess.run(["git", "init", "-q", "--initial-branch=main"], cwd=source, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
+    subprocess.run(["git", *ident, "commit", "-qm", "seed"], cwd=source, check=True)
+    with live_server(tmp_path / "home", fresh_database_url) as server:
+        assert server.cli("project", "create", "Cloned").returncode == 0
+        cloned = server.cli("workspace", "setup", "1", "clone", str(source))
+        assert cloned.returncode == 0, cloned.stderr
+        assert "cloned" in cloned.stdout
+        assert "hello.py" in server.cli("workspace", "ls", "1").stdout
+        assert server.cli("workspace", "cat", "1", "hello.py").stdout == "print('needle')\n"
+        found = server.cli("workspace", "search", "1", "needle")
+        assert "hello.py:1:8: print('needle')" in found.stdout
+        (tmp_path / "home" / "workspaces" / "cloned" / "new.txt").write_text("x\n")
+        assert "untracked  new.txt" in server.cli("workspace", "status", "1").stdout
+        committed = server.cli("workspace", "commit", "1", "-m", "add new", "--all")
+        assert committed.returncode == 0, committed.stderr
+        log = server.cli("workspace", "log", "1").stdout
+        assert "wfhub: add new" in log
+        assert "S: seed" in log
+        assert server.cli("workspace", "cat", "1", "../etc").returncode == 1

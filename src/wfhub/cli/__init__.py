@@ -2,8 +2,10 @@
 
 from wfhub.cli.client import project_app, task_app
 from wfhub.cli.server import app
+from wfhub.cli.workspace import workspace_app
 
 app.add_typer(project_app, name="project")
 app.add_typer(task_app, name="task")
+app.add_typer(workspace_app, name="workspace")
 
 __all__ = ["app"]
