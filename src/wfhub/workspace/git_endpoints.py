@@ -3,7 +3,7 @@ remotes, fetch/pull/push, task worktrees."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -13,7 +13,7 @@ from wfhub.schemas import IdPath
 from wfhub.security.auth import AuthDep
 from wfhub.workspace import git_changes, git_history
 from wfhub.workspace.endpoints import BadgeCacheDep, WorkspaceDep
-from wfhub.workspace.git_status import Entry, read_status
+from wfhub.workspace.git_status import BadgeCache, Entry, read_status
 from wfhub.workspace.schemas import (
     BranchCreate,
     CheckoutRequest,
@@ -201,17 +201,28 @@ async def add_remote(body: RemoteCreate, ws: WorkspaceDep) -> list[dict[str, str
     return await git_changes.remotes(git)
 
 
-@router.post("/git/{action}")
-async def sync(
-    action: Literal["fetch", "pull", "push"],
-    body: SyncRequest,
-    ws: WorkspaceDep,
-    cache: BadgeCacheDep,
-) -> Json:
-    """fetch, pull (merge; conflicts listed in `conflicts`) or push."""
+async def _sync(action: str, body: SyncRequest, ws: ProjectWorkspace, cache: BadgeCache) -> Json:
     result = await git_changes.sync((await _repo(ws)).git, action, body.remote, body.branch)
     cache.invalidate(ws.root)
     return result
+
+
+@router.post("/git/fetch")
+async def fetch(body: SyncRequest, ws: WorkspaceDep, cache: BadgeCacheDep) -> Json:
+    """git fetch from a remote."""
+    return await _sync("fetch", body, ws, cache)
+
+
+@router.post("/git/pull")
+async def pull(body: SyncRequest, ws: WorkspaceDep, cache: BadgeCacheDep) -> Json:
+    """git pull (merge); conflicts come back in `conflicts` with `ok: false`."""
+    return await _sync("pull", body, ws, cache)
+
+
+@router.post("/git/push")
+async def push(body: SyncRequest, ws: WorkspaceDep, cache: BadgeCacheDep) -> Json:
+    """git push to a remote."""
+    return await _sync("push", body, ws, cache)
 
 
 @router.get("/worktrees")
