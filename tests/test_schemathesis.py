@@ -13,6 +13,7 @@ from tests.conftest import separate_database
 from tests.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
+UVICORN_REJECTION = "Invalid HTTP request received."
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,20 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_fails_or_breaks_its_schema(case: Any, server: LiveServer) -> None:
+    auth = {"Authorization": f"Bearer {server.token}"}
+    response = case.call(headers=auth)
+    if response.status_code == 400 and response.text == UVICORN_REJECTION:
+        # The fuzzer also makes up headers; one like `Content-Length: .M*N` is refused by
+        # uvicorn's HTTP parser before the request reaches wfhub, in uvicorn's plain text.
+        return
     # Two checks are left out, each for behaviour that is right:
     # - positive_data_acceptance: a schema-valid body naming a node id that does not exist,
     #   or holding a control character, is refused with 422;
     # - negative_data_rejection: an oversized body gets 413 (not in that check's list), and
     #   unknown query parameters are ignored, as HTTP APIs conventionally do.
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {server.token}"},
+    case.validate_response(
+        response,
+        headers=auth,
         excluded_checks=[
             schemathesis.checks.positive_data_acceptance,
             schemathesis.checks.negative_data_rejection,
