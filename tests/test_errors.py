@@ -4,6 +4,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from wfhub import errors
+from wfhub.errors import WfhubError
+
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     missing = await client.get("/nope")
@@ -42,3 +45,19 @@ async def test_chunked_body_over_the_cap_is_413(client: httpx.AsyncClient) -> No
     )
     assert response.status_code == 413
     assert (await client.get("/projects")).json()["total"] == 0
+
+
+def _subclasses(cls: type[WfhubError]) -> list[type[WfhubError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def test_every_error_is_in_the_documented_hierarchy() -> None:
+    import wfhub.app  # noqa: F401 - imports every domain, so every error class exists
+
+    doc = errors.__doc__ or ""
+    for cls in _subclasses(WfhubError):
+        entry = f"{cls.__name__} ({cls.status_code}, {cls.code})"
+        assert entry in doc, f"{entry} is missing from the hierarchy in errors.py"

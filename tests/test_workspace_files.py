@@ -235,3 +235,63 @@ async def test_unknown_project_and_missing_folder(
     listing = await client.get(f"{base}/files")
     assert listing.status_code == 404
     assert listing.json()["error"] == "not_found"
+
+
+async def test_listing_badges_follow_changes_made_through_the_api(repo: Repo) -> None:
+    repo.write("pkg/mod.py", "v1\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "init")
+    first = (await repo.client.get(f"{repo.base}/files")).json()
+    assert {i["name"]: i["git"] for i in first["items"]}["pkg"] is None
+    await repo.client.put(f"{repo.base}/file", params={"path": "pkg/mod.py"}, content=b"v2\n")
+    await repo.client.put(f"{repo.base}/file", params={"path": "pkg/new.py"}, content=b"n\n")
+    # no `fresh`: the write itself dropped the snapshot
+    after = (await repo.client.get(f"{repo.base}/files")).json()
+    assert {i["name"]: i["git"] for i in after["items"]}["pkg"] == "modified"
+    inner = (await repo.client.get(f"{repo.base}/files", params={"path": "pkg"})).json()
+    assert {i["name"]: i["git"] for i in inner["items"]} == {
+        "mod.py": "modified",
+        "new.py": "untracked",
+    }
+
+
+async def test_writes_keep_the_file_mode(repo: Repo) -> None:
+    script = repo.root / "run.sh"
+    script.write_text("#!/bin/sh\necho 1\n")
+    script.chmod(0o755)
+    written = await repo.client.put(
+        f"{repo.base}/file", params={"path": "run.sh"}, content=b"#!/bin/sh\necho 2\n"
+    )
+    assert written.status_code == 200
+    assert script.stat().st_mode & 0o777 == 0o755
+
+
+async def test_bad_input_is_refused_and_nothing_is_half_done(repo: Repo) -> None:
+    (repo.root / "up").mkdir()
+    mixed = await repo.client.post(
+        f"{repo.base}/upload",
+        params={"path": "up"},
+        files=[
+            ("uploads", ("good.txt", b"g", "text/plain")),
+            ("uploads", ("..", b"x", "text/plain")),
+        ],
+    )
+    assert mixed.status_code == 422
+    assert list((repo.root / "up").iterdir()) == []  # the good file was not written either
+
+    repo.write("a/inner.txt", "1")
+    repo.write("b/inner.txt", "2")
+    onto = await repo.client.post(
+        f"{repo.base}/move", json={"from": "a", "to": "b", "overwrite": True}
+    )
+    assert onto.status_code == 409
+    assert (repo.root / "a/inner.txt").read_text() == "1"
+
+    repo.write("small.txt", "abc")
+    for params in ({"offset": 2**70}, {"length": -1}, {"offset": "x"}):
+        bad = await repo.client.get(f"{repo.base}/file", params={"path": "small.txt", **params})
+        assert bad.status_code == 422, params
+    past_end = await repo.client.get(
+        f"{repo.base}/file", params={"path": "small.txt", "offset": 10, "raw": True}
+    )
+    assert (past_end.status_code, past_end.content) == (200, b"")

@@ -11,7 +11,9 @@ import pytest
 
 from tests.workspace_helpers import Repo, make_repo
 from wfhub.config import Settings
+from wfhub.errors import GitFailed
 from wfhub.workspace import git_history
+from wfhub.workspace.git import Git
 
 pytestmark = pytest.mark.filesystem
 
@@ -75,6 +77,9 @@ async def test_diff_kinds_and_show(repo: Repo) -> None:
         await repo.client.get(f"{repo.base}/git/diff", params={"base": base, "head": "HEAD"})
     ).json()
     assert "+changed" in between["files"][0]["patch"]
+    unknown = await repo.client.get(f"{repo.base}/git/diff", params={"base": "nosuchref"})
+    assert unknown.status_code == 409
+    assert "nosuchref" in unknown.json()["detail"]
     only = (
         await repo.client.get(f"{repo.base}/git/diff", params={"base": base, "path": "zzz"})
     ).json()
@@ -222,3 +227,27 @@ async def test_clone_reports_progress(
         f"/workspace/{other['id']}/setup", json={"action": "clone", "source": "/nonexistent/repo"}
     )
     assert missing.status_code == 422
+
+
+async def test_failed_clone_leaves_nothing(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    not_a_repo = tmp_path / "plain"
+    not_a_repo.mkdir()
+    project = (await client.post("/projects", json={"name": "Failing"})).json()
+    async with client.stream(
+        "POST",
+        f"/workspace/{project['id']}/setup",
+        json={"action": "clone", "source": str(not_a_repo)},
+    ) as response:
+        events = [orjson.loads(line) async for line in response.aiter_lines() if line]
+    assert events[0] == {"phase": "starting", "percent": 0}
+    assert events[-1]["error"] == "git_failed"
+    assert sorted(p.name for p in settings.workspaces_dir.iterdir()) == []
+
+
+async def test_git_output_over_the_cap_fails_cleanly(repo: Repo) -> None:
+    git = Git(repo.root)
+    assert (await git.run("log", max_output=10_000)).text.startswith("commit ")
+    with pytest.raises(GitFailed, match="printed over 10 bytes"):
+        await git.run("log", max_output=10)

@@ -145,7 +145,7 @@ async def test_hostile_git_config_runs_nothing(repo: Repo, tmp_path: Path) -> No
     script.chmod(0o755)
     repo.git("config", "core.fsmonitor", str(script))
     repo.git("config", "core.hooksPath", str(tmp_path))
-    (tmp_path / "pre-commit").symlink_to(script)
+    (tmp_path / "post-commit").symlink_to(script)  # --no-verify does not skip this one
     repo.git("config", "diff.external", str(script))
     repo.git("config", "core.pager", str(script))
     for path in ("/git/status", "/git/diff", "/files?fresh=true"):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.workspace_helpers import Repo, make_repo
 from wfhub.config import Settings
-from wfhub.workspace.search import rg_available
+from wfhub.workspace.search import MAX_LINE_CHARS, rg_available
 
 pytestmark = [
     pytest.mark.filesystem,
@@ -28,6 +28,7 @@ async def repo(client: httpx.AsyncClient, settings: Settings) -> Repo:
     repo.write("ignored/x.py", "TODO never\n")
     repo.write("debug.log", "TODO never\n")
     (repo.root / "bin.dat").write_bytes(b"TODO\x00binary")
+    repo.write("dist/app.min.js", "x" * 5000 + "TODO" + "y" * 5000 + "\n")
     os.symlink("/etc", repo.root / "etc-link")
     return repo
 
@@ -61,7 +62,16 @@ async def test_engines_agree(repo: Repo, query: dict[str, str | int | bool]) -> 
 async def test_search_results_are_precise(repo: Repo) -> None:
     body = (await repo.client.get(f"{repo.base}/search", params={"q": "TODO", "context": 1})).json()
     paths = sorted({m["path"] for m in body["matches"]})
-    assert paths == [".hidden/conf.txt", "docs/readme.md", "src/app.py", "src/util.py"]
+    assert paths == [
+        ".hidden/conf.txt",
+        "dist/app.min.js",
+        "docs/readme.md",
+        "src/app.py",
+        "src/util.py",
+    ]
+    minified = next(m for m in body["matches"] if m["path"] == "dist/app.min.js")
+    assert minified["column"] == 5001
+    assert len(minified["text"]) == MAX_LINE_CHARS + 1  # cut, with an ellipsis
     readme = next(m for m in body["matches"] if m["path"] == "docs/readme.md")
     assert (readme["line"], readme["column"], readme["text"]) == (2, 9, "See the TODO list")
     assert (readme["before"], readme["after"]) == (["before"], ["after"])

@@ -3,18 +3,27 @@
 Hierarchy (status, code):
 
     WfhubError (500, internal_error)
+    ├── WorkspaceIOError (500, io_error)          an unexpected OS error in a workspace
+    ├── GitTimeout (504, git_timeout)
     ├── BadRequest (400, bad_request)
-    │   └── HostNotAllowed (400, host_not_allowed)
+    │   ├── HostNotAllowed (400, host_not_allowed)
+    │   └── InvalidPath (400, invalid_path)          NUL, over-long names, not a file
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     │   ├── CsrfFailed (403, csrf_failed)
-    │   └── OriginNotAllowed (403, origin_not_allowed)
+    │   ├── OriginNotAllowed (403, origin_not_allowed)
+    │   └── PathEscape (403, path_outside_workspace)  `..`, absolute, links leading out
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
     │   ├── HasChildren (409, has_children)
-    │   └── TaskCycle (409, task_cycle)
+    │   ├── TaskCycle (409, task_cycle)
+    │   ├── StaleWrite (409, stale_version)          the file changed since it was read
+    │   ├── AlreadyExists (409, already_exists)
+    │   ├── WorkspaceExists (409, workspace_exists)
+    │   └── GitFailed (409, git_failed)              git refused; its message is the detail
     ├── PayloadTooLarge (413, payload_too_large)
     └── InvalidInput (422, invalid_input)
+        └── InvalidRef (422, invalid_ref)            option-like or malformed refs
 
 Services raise these; they never raise HTTPException. Every error body is
 `{"error": <code>, "detail": <text>}`.
@@ -106,6 +115,43 @@ class PayloadTooLarge(WfhubError):
 class InvalidInput(WfhubError):
     status_code = 422
     code = "invalid_input"
+
+
+class WorkspaceIOError(WfhubError):
+    code = "io_error"
+
+
+class GitTimeout(WfhubError):
+    status_code = 504
+    code = "git_timeout"
+
+
+class InvalidPath(BadRequest):
+    code = "invalid_path"
+
+
+class PathEscape(Forbidden):
+    code = "path_outside_workspace"
+
+
+class StaleWrite(Conflict):
+    code = "stale_version"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class WorkspaceExists(Conflict):
+    code = "workspace_exists"
+
+
+class GitFailed(Conflict):
+    code = "git_failed"
+
+
+class InvalidRef(InvalidInput):
+    code = "invalid_ref"
 
 
 def error_response(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import orjson
@@ -35,6 +35,7 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
 )
 Json = dict[str, Any]
+MAX_OFFSET = 2**62  # larger byte offsets overflow the OS's off_t
 
 
 async def _workspace(
@@ -101,15 +102,14 @@ async def list_files(
     fresh: Annotated[bool, Query(description="Wait for a new git status snapshot.")] = False,
 ) -> Json:
     """One directory, folders first, paged with `next_cursor`; git badges from a snapshot."""
-    badges: dict[str, str] = {}
-    if await ws.git.is_repo():
-        snapshot = await cache.get(ws.git, fresh=fresh)
-        badges = snapshot.for_dir(join(split_path(path)))
+    # A stat, not `git rev-parse`: that subprocess was most of a listing's time (measured).
+    in_repo = await asyncio.to_thread(ws.git.has_git_dir)
+    snapshot = await cache.get(ws.git, fresh=fresh) if in_repo else None
     return await asyncio.to_thread(
         files.list_dir,
         ws.files,
         path,
-        badges=badges,
+        snapshot=snapshot,
         cursor=cursor,
         limit=limit,
         hide_ignored=hide_ignored,
@@ -129,8 +129,8 @@ async def read_file(
     ws: WorkspaceDep,
     settings: SettingsDep,
     path: FilePath,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    length: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    length: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
     raw: Annotated[
         bool, Query(description="The bytes themselves, with their content type.")
     ] = False,
@@ -146,20 +146,9 @@ async def read_file(
 async def _download(
     ws: ProjectWorkspace, path: str, offset: int, length: int | None
 ) -> StreamingResponse:
-    opened = files.open_download(ws.files, path)
-    fd, info, resolved = await asyncio.to_thread(opened.__enter__)
-    size = (
-        max(0, info.st_size - offset)
-        if length is None
-        else min(length, max(0, info.st_size - offset))
-    )
-
-    def body() -> Iterator[bytes]:
-        try:
-            yield from files.iter_range(fd, offset, size)
-        finally:
-            opened.__exit__(None, None, None)
-
+    handle, info, resolved = await asyncio.to_thread(files.open_for_download, ws.files, path)
+    available = max(0, info.st_size - offset)
+    size = available if length is None else min(length, available)
     media_type = content.media_type_for_download(resolved)
     name = resolved.rsplit("/", 1)[-1].replace('"', "")
     disposition = "inline" if media_type.startswith("image/") else "attachment"
@@ -169,7 +158,8 @@ async def _download(
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox",
     }
-    return StreamingResponse(body(), media_type=media_type, headers=headers)
+    body = files.iter_range(handle, offset, size)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
 @router.put("/file")
@@ -231,8 +221,10 @@ async def upload_files(
     uploads: list[UploadFile],
     path: WorkspacePath = "",
 ) -> Json:
-    """Upload files (multipart field `uploads`) into a directory; existing names are replaced."""
-    written = []
+    """Upload files (multipart field `uploads`) into a directory; existing names are replaced.
+    Every name and size is checked before the first file is written."""
+    directory = split_path(path)
+    checked: list[tuple[str, bytes]] = []
     for upload in uploads:
         name = (upload.filename or "").rsplit("/", 1)[-1]
         if not name or name in (".", ".."):
@@ -240,8 +232,10 @@ async def upload_files(
         data = await upload.read(settings.max_attachment_bytes + 1)
         if len(data) > settings.max_attachment_bytes:
             raise PayloadTooLarge(f"{name!r} is over {settings.max_attachment_bytes} bytes")
-        target = join([*split_path(path), name])
-        written.append(await asyncio.to_thread(files.write, ws.files, target, data))
+        checked.append((join([*directory, *split_path(name)]), data))
+    written = [
+        await asyncio.to_thread(files.write, ws.files, target, data) for target, data in checked
+    ]
     cache.invalidate(ws.root)
     return {"files": written}
 
@@ -262,8 +256,7 @@ async def search_content(
     """Content search (ripgrep or the Python engine), `.gitignore` aware, capped."""
     if "\0" in q or any("\0" in g for g in glob or []):
         raise InvalidInput("NUL bytes are not allowed")
-    with ws.files.directory(path or "") as (_, under):
-        pass
+    under = await asyncio.to_thread(ws.files.resolve_dir, path or "")
     query = search.Query(
         pattern=q,
         regex=regex,
@@ -273,7 +266,7 @@ async def search_content(
         max_results=max_results,
         path=under,
     )
-    return await search.search(ws.root, query, engine or settings.search_engine)
+    return await search.search(ws.files, query, engine or settings.search_engine)
 
 
 @router.get("/glob")
@@ -286,6 +279,5 @@ async def glob_files(
     """Files whose path matches a glob (`*.py` at any depth, `src/**/*.ts`)."""
     if "\0" in pattern:
         raise InvalidInput("NUL bytes are not allowed")
-    with ws.files.directory(path or "") as (_, under):
-        pass
+    under = await asyncio.to_thread(ws.files.resolve_dir, path or "")
     return await search.find_files(ws.root, pattern, under=under, limit=limit)

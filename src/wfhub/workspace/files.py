@@ -7,6 +7,7 @@ every operation is confined at open time.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import os
@@ -16,31 +17,17 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from wfhub.errors import Conflict, InvalidInput
+from wfhub.errors import AlreadyExists, Conflict, InvalidInput, InvalidPath, StaleWrite
 from wfhub.workspace import content
-from wfhub.workspace.paths import (
-    InvalidPath,
-    Workspace,
-    check_regular,
-    join,
-    split_path,
-    translate,
-)
+from wfhub.workspace.git_status import Badges
+from wfhub.workspace.paths import Workspace, check_regular, join, os_errors, split_path
 
 PAGE_LIMIT = 1000
 TREE_MAX_ENTRIES = 5000
 _CHUNK = 1 << 16
 HASH_LIMIT = 16 << 20
-
-
-class StaleWrite(Conflict):
-    code = "stale_version"
-
-
-class AlreadyExists(Conflict):
-    code = "already_exists"
 
 
 @dataclass(frozen=True)
@@ -111,14 +98,16 @@ def list_dir(
     ws: Workspace,
     path: str,
     *,
-    badges: dict[str, str],
+    snapshot: Badges | None,
     cursor: str | None = None,
     limit: int = PAGE_LIMIT,
     hide_ignored: bool = False,
 ) -> dict[str, Any]:
-    """One page of a directory: folders first, then files, by name; `next_cursor` continues."""
-    with ws.directory(path) as (fd, resolved):
+    """One page of a directory: folders first, then files, by name; `next_cursor` continues.
+    Git badges come from `snapshot` (None outside a repository)."""
+    with ws.directory(path) as (fd, resolved), os_errors(resolved):
         entries = sorted(_scan(fd, resolved), key=_sort_key)
+    badges = snapshot.for_dir(resolved) if snapshot is not None else {}
     if hide_ignored:
         entries = [e for e in entries if badges.get(e.name) != "ignored" and e.name != ".git"]
     if cursor is not None:
@@ -152,7 +141,8 @@ def tree(
             count += 1
             node: dict[str, Any] = {"name": entry.name, "path": entry.path, "type": entry.type}
             if entry.type == "dir" and level < depth:
-                child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                child = os.open(entry.name, flags, dir_fd=fd)
                 try:
                     node["children"] = walk(child, entry.path, level + 1)
                 finally:
@@ -160,7 +150,7 @@ def tree(
             nodes.append(node)
         return nodes
 
-    with ws.directory(path) as (fd, resolved):
+    with ws.directory(path) as (fd, resolved), os_errors(resolved):
         children = walk(fd, resolved, 1)
     return {"path": resolved, "children": children, "truncated": truncated}
 
@@ -183,7 +173,7 @@ def read(
     ws: Workspace, path: str, *, offset: int, length: int | None, max_bytes: int
 ) -> dict[str, Any]:
     """A file's content and metadata; text decoded, large files refused with the way round."""
-    with ws.open_file(path) as (fd, info, resolved):
+    with ws.open_file(path) as (fd, info, resolved), os_errors(resolved):
         size = info.st_size
         window = size - offset if length is None else length
         sample = os.pread(fd, content.SNIFF_BYTES, 0)
@@ -221,20 +211,23 @@ def read(
         return result
 
 
-@contextmanager
-def open_download(ws: Workspace, path: str) -> Iterator[tuple[int, os.stat_result, str]]:
-    with ws.open_file(path) as opened:
-        yield opened
+def open_for_download(ws: Workspace, path: str) -> tuple[BinaryIO, os.stat_result, str]:
+    """The confined file as an unbuffered handle of its own, to stream after the request's
+    checks; a handle (unlike a bare fd) is closed even if the stream never starts."""
+    with ws.open_file(path) as (fd, info, resolved), os_errors(resolved):
+        return os.fdopen(os.dup(fd), "rb", buffering=0), info, resolved
 
 
-def iter_range(fd: int, offset: int, length: int) -> Iterator[bytes]:
-    while length > 0:
-        chunk = os.pread(fd, min(_CHUNK, length), offset)
-        if not chunk:
-            return
-        offset += len(chunk)
-        length -= len(chunk)
-        yield chunk
+def iter_range(handle: BinaryIO, offset: int, length: int) -> Iterator[bytes]:
+    """`length` bytes from `offset` in chunks; closes the handle when done or abandoned."""
+    with handle:
+        while length > 0:
+            chunk = os.pread(handle.fileno(), min(_CHUNK, length), offset)
+            if not chunk:
+                return
+            offset += len(chunk)
+            length -= len(chunk)
+            yield chunk
 
 
 @contextmanager
@@ -260,8 +253,8 @@ def write(
     `expected_version` is the version the client read: if the file changed since, nothing is
     written and `StaleWrite` (409) says so. `create_only` refuses to replace an existing file.
     """
-    with ws.locate(path) as loc, _locked(loc.parent_fd):
-        current = _current_version(loc.parent_fd, loc.name, loc.path)
+    with ws.locate(path) as loc, os_errors(loc.parts), _locked(loc.parent_fd):
+        current, mode = _current(loc.parent_fd, loc.name, loc.path)
         if current is not None and create_only:
             raise AlreadyExists(f"{loc.path!r} already exists")
         if expected_version is not None and expected_version != current:
@@ -274,6 +267,8 @@ def write(
         fd = os.open(temp, flags, 0o644, dir_fd=loc.parent_fd)
         try:
             try:
+                if mode is not None:
+                    os.fchmod(fd, mode)  # an edited script stays executable
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -293,16 +288,16 @@ def write(
         }
 
 
-def _current_version(dir_fd: int, name: str, path: str) -> str | None:
+def _current(dir_fd: int, name: str, path: str) -> tuple[str | None, int | None]:
+    """The version and permission bits of the file being replaced; (None, None) if absent."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise translate(exc, split_path(path)) from None
+        return None, None
     try:
-        check_regular(os.fstat(fd), path)
-        return version_of(fd)
+        info = os.fstat(fd)
+        check_regular(info, path)
+        return version_of(fd), stat.S_IMODE(info.st_mode)
     finally:
         os.close(fd)
 
@@ -313,7 +308,7 @@ def mkdir(ws: Workspace, path: str) -> dict[str, Any]:
     if not parts:
         raise InvalidPath("the workspace root already exists")
     for depth in range(1, len(parts) + 1):
-        with ws.locate(join(parts[:depth])) as loc:
+        with ws.locate(join(parts[:depth])) as loc, os_errors(loc.parts):
             try:
                 os.mkdir(loc.name, 0o755, dir_fd=loc.parent_fd)
             except FileExistsError:
@@ -324,18 +319,17 @@ def mkdir(ws: Workspace, path: str) -> dict[str, Any]:
 
 def delete(ws: Workspace, path: str, *, recursive: bool = False) -> None:
     """Delete a file, a symlink (not its target) or, with `recursive`, a directory tree."""
-    with ws.locate(path, follow=False) as loc:
-        try:
-            info = os.stat(loc.name, dir_fd=loc.parent_fd, follow_symlinks=False)
-        except OSError as exc:
-            raise translate(exc, loc.parts) from None
+    with ws.locate(path, follow=False) as loc, os_errors(loc.parts):
+        info = os.stat(loc.name, dir_fd=loc.parent_fd, follow_symlinks=False)
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(loc.name, dir_fd=loc.parent_fd)
             return
         if not recursive:
             try:
                 os.rmdir(loc.name, dir_fd=loc.parent_fd)
-            except OSError:
+            except OSError as exc:
+                if exc.errno != errno.ENOTEMPTY:
+                    raise
                 raise Conflict(
                     f"{loc.path!r} is a non-empty directory; send recursive=true"
                 ) from None
@@ -349,10 +343,8 @@ def move(ws: Workspace, source: str, target: str, *, overwrite: bool = False) ->
     with ws.locate(source, follow=False) as src, ws.locate(target, follow=False) as dst:
         if join(dst.parts[: len(src.parts)]) == src.path and len(dst.parts) > len(src.parts):
             raise InvalidInput("cannot move a directory into itself")
-        try:
+        with os_errors(src.parts):
             os.stat(src.name, dir_fd=src.parent_fd, follow_symlinks=False)
-        except OSError as exc:
-            raise translate(exc, src.parts) from None
         exists = True
         try:
             os.stat(dst.name, dir_fd=dst.parent_fd, follow_symlinks=False)
@@ -360,8 +352,6 @@ def move(ws: Workspace, source: str, target: str, *, overwrite: bool = False) ->
             exists = False
         if exists and not overwrite:
             raise AlreadyExists(f"{dst.path!r} already exists; send overwrite=true to replace it")
-        try:
+        with os_errors(dst.parts):
             os.rename(src.name, dst.name, src_dir_fd=src.parent_fd, dst_dir_fd=dst.parent_fd)
-        except OSError as exc:
-            raise translate(exc, dst.parts) from None
         return {"path": dst.path, "from": src.path}

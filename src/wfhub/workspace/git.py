@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from wfhub.errors import Conflict, InvalidInput, NotFound, WfhubError
+from wfhub.errors import GitFailed, GitTimeout, InvalidRef, NotFound, WfhubError
 
 SAFE_CONFIG = (
     "-c", "core.fsmonitor=false",
@@ -30,20 +29,10 @@ SAFE_CONFIG = (
     "-c", "color.ui=false",
 )  # fmt: skip
 DEFAULT_TIMEOUT = 60.0
+MAX_OUTPUT = 64 << 20
+STDERR_KEEP = 64 << 10
+LINE_LIMIT = 1 << 20  # longest line a caller reading line by line accepts
 _REV = re.compile(r"^[A-Za-z0-9_./@^~{}:+-]{1,200}$")
-
-
-class GitFailed(Conflict):
-    code = "git_failed"
-
-
-class GitTimeout(WfhubError):
-    status_code = 504
-    code = "git_timeout"
-
-
-class InvalidRef(InvalidInput):
-    code = "invalid_ref"
 
 
 @dataclass(frozen=True)
@@ -114,6 +103,7 @@ class Git:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                limit=LINE_LIMIT,
             )
         except FileNotFoundError:
             if not await asyncio.to_thread(self.cwd.is_dir):
@@ -133,34 +123,26 @@ class Git:
         check: bool = True,
         input: bytes | None = None,
         limit_s: float = DEFAULT_TIMEOUT,
+        max_output: int = MAX_OUTPUT,
     ) -> GitResult:
-        """Run git to completion; `check` turns a non-zero exit into `GitFailed`."""
+        """Run git to completion; `check` turns a non-zero exit into `GitFailed`. Output past
+        `max_output` bytes stops git and fails: callers narrow by path or page instead."""
         async with self.process(args, stdin=input is not None) as proc:
             try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(input), limit_s)
+                stdout, stderr = await asyncio.wait_for(_collect(proc, input, max_output), limit_s)
             except TimeoutError:
                 raise GitTimeout(f"git {args[0]} took longer than {limit_s:.0f} s") from None
+            if len(stdout) > max_output:
+                raise GitFailed(f"git {args[0]} printed over {max_output} bytes; narrow it")
+            await proc.wait()
         result = GitResult(proc.returncode or 0, stdout, stderr.decode("utf-8", "replace"))
         if check and result.code != 0:
             raise GitFailed(f"git {args[0]} failed: {result.stderr.strip()[:2000]}")
         return result
 
-    def run_sync(self, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-        """Run git from a worker thread; returns stdout, raises `GitFailed` on failure."""
-        try:
-            done = subprocess.run(
-                ["git", *SAFE_CONFIG, *args],
-                cwd=self.cwd,
-                env=self.env(),
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise GitTimeout(f"git {args[0]} took longer than {timeout:.0f} s") from None
-        if done.returncode != 0:
-            raise GitFailed(f"git {args[0]} failed: {done.stderr.decode(errors='replace')[:2000]}")
-        return done.stdout.decode("utf-8", "surrogateescape")
+    def has_git_dir(self) -> bool:
+        """Whether the folder has a `.git` (directory, or file for linked worktrees)."""
+        return (self.cwd / ".git").exists()
 
     async def is_repo(self) -> bool:
         if not await asyncio.to_thread(self.cwd.is_dir):
@@ -176,3 +158,42 @@ class Git:
         if result.code != 0:
             raise InvalidRef(f"{name!r} is not a valid branch name")
         return name
+
+
+async def read_capped(stream: asyncio.StreamReader, keep: int, *, stop: bool = False) -> bytes:
+    """Read a pipe to its end, keeping the first `keep` bytes (and one chunk more, so callers
+    can tell it was over); with `stop`, return as soon as it is over."""
+    kept = bytearray()
+    while chunk := await stream.read(1 << 16):
+        if len(kept) <= keep:
+            kept += chunk
+        if stop and len(kept) > keep:
+            break
+    return bytes(kept)
+
+
+async def _collect(
+    proc: asyncio.subprocess.Process, data: bytes | None, max_output: int
+) -> tuple[bytes, bytes]:
+    """stdout (up to just past `max_output`) and the start of stderr, read together so
+    neither pipe can fill up and stall git."""
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    stdout = proc.stdout
+
+    async def feed() -> None:
+        if proc.stdin is not None:
+            with suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(data or b"")
+                await proc.stdin.drain()
+            proc.stdin.close()
+
+    async def output() -> bytes:
+        out = await read_capped(stdout, max_output, stop=True)
+        if len(out) > max_output:
+            with suppress(ProcessLookupError):
+                proc.kill()  # stop git so stderr reaches its end too
+        return out
+
+    _, out, err = await asyncio.gather(feed(), output(), read_capped(proc.stderr, STDERR_KEEP))
+    return out, err

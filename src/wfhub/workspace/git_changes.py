@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from wfhub.errors import InvalidInput, NotFound
-from wfhub.workspace.git import Git, GitFailed, InvalidRef, check_rev
+from wfhub.errors import GitFailed, InvalidInput, InvalidRef, NotFound
+from wfhub.workspace.git import Git, check_rev
 from wfhub.workspace.git_status import read_status
 
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -103,19 +103,22 @@ async def checkout(git: Git, ref: str) -> None:
         await git.run("switch", "--detach", "--end-of-options", check_rev(ref))
 
 
-async def stash(git: Git, action: str, *, message: str | None = None, index: int = 0) -> Any:
-    if action == "list":
-        out = (await git.run("stash", "list", "--format=%gd%x1f%H%x1f%s")).text
-        return [
-            dict(zip(("ref", "sha", "message"), line.split("\x1f"), strict=True))
-            for line in out.splitlines()
-        ]
+async def stash_list(git: Git) -> list[dict[str, str]]:
+    out = (await git.run("stash", "list", "--format=%gd%x1f%H%x1f%s")).text
+    fields = ("ref", "sha", "message")
+    return [dict(zip(fields, line.split("\x1f"), strict=True)) for line in out.splitlines()]
+
+
+async def stash(git: Git, action: str, *, message: str | None = None, index: int = 0) -> None:
+    """push (untracked files included), or pop/apply/drop `stash@{index}`."""
     if action == "push":
-        args = ["stash", "push", "--include-untracked"]
-        return await git.run(*args, *(["--message", message] if message else []))
-    if action in ("pop", "apply", "drop"):
-        return await git.run("stash", action, f"stash@{{{index}}}")
-    raise InvalidInput(f"unknown stash action {action!r}")
+        await git.run(
+            "stash", "push", "--include-untracked", *(["--message", message] if message else [])
+        )
+    elif action in ("pop", "apply", "drop"):
+        await git.run("stash", action, f"stash@{{{index}}}")
+    else:
+        raise InvalidInput(f"unknown stash action {action!r}")
 
 
 async def remotes(git: Git) -> list[dict[str, str]]:

@@ -3,7 +3,8 @@ remotes, fetch/pull/push, task worktrees."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,7 +13,7 @@ from wfhub.errors import ERROR_RESPONSES, InvalidInput
 from wfhub.schemas import IdPath
 from wfhub.security.auth import AuthDep
 from wfhub.workspace import git_changes, git_history
-from wfhub.workspace.endpoints import BadgeCacheDep, WorkspaceDep
+from wfhub.workspace.endpoints import BadgeCacheDep, Json, WorkspaceDep
 from wfhub.workspace.git_status import BadgeCache, Entry, read_status
 from wfhub.workspace.schemas import (
     BranchCreate,
@@ -35,11 +36,11 @@ router = APIRouter(
     dependencies=[AuthDep],
     responses=ERROR_RESPONSES,
 )
-Json = dict[str, Any]
 
 
 async def _repo(ws: ProjectWorkspace) -> ProjectWorkspace:
-    if not ws.root.is_dir() or not await ws.git.is_repo():
+    # a stat: the git command that follows reports a broken repository itself
+    if not await asyncio.to_thread(ws.git.has_git_dir):
         raise InvalidInput("the workspace is not a git repository (POST .../setup action=init)")
     return ws
 
@@ -174,9 +175,8 @@ async def commit(body: CommitRequest, ws: WorkspaceDep, cache: BadgeCacheDep) ->
 
 
 @router.get("/git/stash")
-async def list_stash(ws: WorkspaceDep) -> list[Json]:
-    entries: list[Json] = await git_changes.stash((await _repo(ws)).git, "list")
-    return entries
+async def list_stash(ws: WorkspaceDep) -> list[dict[str, str]]:
+    return await git_changes.stash_list((await _repo(ws)).git)
 
 
 @router.post("/git/stash", status_code=204)

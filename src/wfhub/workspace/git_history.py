@@ -7,10 +7,12 @@ parts left out are marked `truncated`.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfhub.workspace.git import Git, check_rev
+from wfhub.errors import GitFailed
+from wfhub.workspace.git import STDERR_KEEP, Git, check_rev, read_capped
 
 DIFF_MAX_BYTES = 1_000_000
 DIFF_MAX_LINES = 20_000
@@ -88,9 +90,20 @@ async def _read_patch(git: Git, args: list[str]) -> dict[str, Any]:
     truncated = False
     async with git.process(args) as proc:
         assert proc.stdout is not None
+        assert proc.stderr is not None
+        errors = asyncio.create_task(read_capped(proc.stderr, STDERR_KEEP))
         current: FileDiff | None = None
         in_header = False
-        async for raw in proc.stdout:
+        while True:
+            try:
+                raw = await proc.stdout.readline()
+            except ValueError:  # one line over LINE_LIMIT: stop here, as at a cap
+                truncated = True
+                if current is not None:
+                    current.truncated = True
+                break
+            if not raw:
+                break
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith("diff --git "):
                 current = FileDiff(header=[line])
@@ -113,8 +126,10 @@ async def _read_patch(git: Git, args: list[str]) -> dict[str, Any]:
                 continue
             current.bytes += len(raw)
             current.patch.append(line)
-        if not truncated:
-            await proc.wait()
+        if not truncated and await proc.wait() != 0:
+            message = (await errors).decode("utf-8", "replace").strip()
+            raise GitFailed(f"git {args[0]} failed: {message[:2000]}")
+    errors.cancel()
     return {"files": [f.as_dict() for f in files], "truncated": truncated}
 
 

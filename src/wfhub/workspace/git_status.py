@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wfhub.errors import GitFailed, GitTimeout
 from wfhub.workspace.git import Git
 
 SNAPSHOT_TTL = 2.0  # seconds a snapshot is served without starting a refresh
@@ -141,10 +142,9 @@ class Badges:
                 if is_leaf:
                     children[child] = badge
                 elif badge != "ignored":
-                    # a folder holding changes shows as modified, unless it is wholly new
-                    children.setdefault(child, "modified" if badge != "untracked" else badge)
-                    if children[child] != badge:
-                        children[child] = "modified"
+                    # a folder holding changes is modified, unless all it holds is untracked
+                    new = badge == "untracked" and children.get(child, badge) == "untracked"
+                    children[child] = "untracked" if new else "modified"
         return cls(by_dir, time.monotonic())
 
     def for_dir(self, directory: str) -> dict[str, str]:
@@ -186,6 +186,10 @@ class BadgeCache:
         return await asyncio.shield(self._start(git))
 
     async def _take(self, git: Git) -> Badges:
-        badges = Badges.from_status(await read_status(git, ignored=True))
+        try:
+            status = await read_status(git, ignored=True)
+        except (GitFailed, GitTimeout):
+            status = Status()  # a broken repository lists without badges rather than failing
+        badges = Badges.from_status(status)
         self._snapshots[git.cwd] = badges
         return badges

@@ -11,16 +11,12 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from wfhub.errors import Conflict
-from wfhub.workspace.git import Git, GitFailed
+from wfhub.errors import GitFailed, WorkspaceExists
+from wfhub.workspace.git import Git
 from wfhub.workspace.git_changes import check_source
 
 _PROGRESS = re.compile(r"^(?:remote: )?([A-Za-z ]+):\s+(\d+)%")
 INFO_COUNT_LIMIT = 200_000
-
-
-class WorkspaceExists(Conflict):
-    code = "workspace_exists"
 
 
 def _prepare(root: Path, *, create: bool) -> None:
@@ -44,10 +40,15 @@ async def create(root: Path, *, init_git: bool, git: Git) -> None:
 
 
 async def clone(root: Path, source: str, git: Git) -> AsyncGenerator[dict[str, Any]]:
-    """Clone into a temporary sibling, then rename it into place: nothing half-cloned is left
-    behind, even when the client goes away (the generator is closed and git killed)."""
+    """Progress events of a clone into a temporary sibling that is renamed into place when
+    complete. If the clone fails, or the consumer stops early (the generator is closed and git
+    killed), the temporary folder is removed: nothing half-cloned is left behind.
+
+    The first event, `starting`, comes after the source and folder were checked, so a caller
+    can turn those errors into an ordinary error response before streaming begins."""
     check_source(source)
     await asyncio.to_thread(_prepare, root, create=False)
+    yield {"phase": "starting", "percent": 0}
     temp = root.parent / f".{root.name}.clone-{secrets.token_hex(4)}"
     outer = Git(root.parent, author=git.author)
     done = False
@@ -70,7 +71,6 @@ async def clone(root: Path, source: str, git: Git) -> AsyncGenerator[dict[str, A
             raise GitFailed(f"git clone failed: {' '.join(tail)[:2000]}")
         await asyncio.to_thread(_move_into_place, temp, root)
         done = True
-        yield {"phase": "done", "percent": 100}
     finally:
         if not done:
             await asyncio.to_thread(shutil.rmtree, temp, True)

@@ -19,23 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wfhub.errors import BadRequest, Forbidden, NotFound, WfhubError
+from wfhub.errors import (
+    Conflict,
+    Forbidden,
+    InvalidPath,
+    NotFound,
+    PathEscape,
+    WfhubError,
+    WorkspaceIOError,
+)
 
 MAX_SYMLINK_HOPS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class InvalidPath(BadRequest):
-    code = "invalid_path"
-
-
-class PathEscape(Forbidden):
-    code = "path_outside_workspace"
-
-
-class WorkspaceIOError(WfhubError):
-    status_code = 500
-    code = "io_error"
 
 
 def split_path(path: str) -> list[str]:
@@ -87,7 +82,8 @@ class Workspace:
             raise NotFound(f"the workspace folder {self.root.name!r} does not exist") from None
 
     def _resolve_link(self, dir_parts: list[str], dir_fd: int, name: str) -> list[str]:
-        target = os.readlink(name, dir_fd=dir_fd)
+        with os_errors([*dir_parts, name]):
+            target = os.readlink(name, dir_fd=dir_fd)
         if target.startswith("/"):
             raise PathEscape(f"{join([*dir_parts, name])!r} is a symlink to an absolute path")
         combined: list[str] = list(dir_parts)
@@ -143,6 +139,11 @@ class Workspace:
             yield fd, join(parts)
         finally:
             os.close(fd)
+
+    def resolve_dir(self, path: str) -> str:
+        """The confined, link-resolved path of a directory, for tools that take a path."""
+        with self.directory(path) as (_, resolved):
+            return resolved
 
     @contextmanager
     def locate(self, path: str, *, follow: bool = True) -> Iterator[Located]:
@@ -202,8 +203,8 @@ def check_regular(info: os.stat_result, path: str) -> None:
 def _is_symlink(dir_fd: int, name: str) -> bool:
     try:
         return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-    except FileNotFoundError:
-        return False
+    except OSError:
+        return False  # absent or unreadable: the open that follows reports it
 
 
 _ERRNO_ERRORS: dict[int, tuple[type[WfhubError], str]] = {
@@ -215,6 +216,9 @@ _ERRNO_ERRORS: dict[int, tuple[type[WfhubError], str]] = {
     errno.EACCES: (Forbidden, "is not accessible (permission denied)"),
     errno.EPERM: (Forbidden, "is not accessible (operation not permitted)"),
     errno.ENAMETOOLONG: (InvalidPath, "has a name that is too long"),
+    errno.EINVAL: (Conflict, "changed while it was opened; try again"),
+    errno.ENOTEMPTY: (Conflict, "is a non-empty directory"),
+    errno.EEXIST: (Conflict, "already exists"),
 }
 
 
@@ -223,3 +227,12 @@ def translate(exc: OSError, parts: list[str]) -> WfhubError:
     where = join(parts) or "."
     error, text = _ERRNO_ERRORS.get(exc.errno or 0, (WorkspaceIOError, exc.strerror or "failed"))
     return error(f"{where!r} {text}")
+
+
+@contextmanager
+def os_errors(parts: list[str] | str) -> Iterator[None]:
+    """Turn an OS error inside the block into the client-facing error for `parts`."""
+    try:
+        yield
+    except OSError as exc:
+        raise translate(exc, split_path(parts) if isinstance(parts, str) else parts) from None

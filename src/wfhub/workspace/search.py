@@ -13,6 +13,8 @@ import base64
 import os
 import re
 import shutil
+import stat
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +22,12 @@ from typing import Any, Literal
 import orjson
 import pathspec
 
-from wfhub.errors import InvalidInput
+from wfhub.errors import InvalidInput, WfhubError
 from wfhub.workspace.git import Git
+from wfhub.workspace.paths import Workspace
 
+MAX_LINE_CHARS = 2000  # longer matched or context lines are cut (minified files)
+PYTHON_MAX_FILE = 64 << 20  # the Python engine skips larger files; ripgrep streams them
 Case = Literal["sensitive", "insensitive", "smart"]
 Engine = Literal["auto", "rg", "python"]
 
@@ -70,13 +75,15 @@ def pick_engine(engine: Engine) -> Literal["rg", "python"]:
     return engine
 
 
-async def search(root: Path, query: Query, engine: Engine = "auto") -> dict[str, Any]:
+async def search(ws: Workspace, query: Query, engine: Engine = "auto") -> dict[str, Any]:
     """Matches sorted by path and line; `truncated` when `max_results` cut the list."""
     chosen = pick_engine(engine)
     if chosen == "rg":
-        hits, truncated = await _search_rg(root, query)
+        hits, truncated = await _search_rg(ws.root, query)
     else:
-        hits, truncated = await asyncio.to_thread(_search_python, root, query)
+        pattern = query.compiled()
+        paths = await candidate_files(ws.root, query.path, query.globs)
+        hits, truncated = await asyncio.to_thread(_search_python, ws, paths, pattern, query)
     results = []
     for path in sorted(hits):
         file_hits = hits[path]
@@ -126,9 +133,17 @@ async def _search_rg(root: Path, query: Query) -> tuple[dict[str, FileHits], boo
     assert proc.stdout is not None
     hits: dict[str, FileHits] = {}
     count = 0
-    truncated = False
+    truncated = finished = False
     try:
-        async for raw in proc.stdout:
+        while True:
+            try:
+                raw = await proc.stdout.readline()
+            except ValueError:  # a line past the stream limit (a match in a huge minified line)
+                truncated = True
+                break
+            if not raw:
+                finished = True
+                break
             message = orjson.loads(raw)
             kind = message["type"]
             if kind not in ("match", "context"):
@@ -136,7 +151,7 @@ async def _search_rg(root: Path, query: Query) -> tuple[dict[str, FileHits], boo
             data = message["data"]
             path = _rg_text(data["path"]).removeprefix("./")
             number = data["line_number"]
-            line = _rg_text(data["lines"]).rstrip("\r\n")
+            line = _clip(_rg_text(data["lines"]).rstrip("\r\n"))
             file_hits = hits.setdefault(path, FileHits())
             file_hits.lines[number] = line
             if kind == "match":
@@ -149,12 +164,17 @@ async def _search_rg(root: Path, query: Query) -> tuple[dict[str, FileHits], boo
                     truncated = True
                     break
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        if not finished:  # stopped early (cap or error): rg may still be writing
+            with suppress(ProcessLookupError):
+                proc.kill()
         _, stderr = await proc.communicate()
     if proc.returncode == 2 and not truncated and stderr:
         raise InvalidInput(f"search failed: {stderr.decode(errors='replace').strip()[:500]}")
     return hits, truncated
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
 
 
 def _rg_text(value: dict[str, str]) -> str:
@@ -167,19 +187,27 @@ def _rg_bytes(value: dict[str, str]) -> bytes:
     return base64.b64decode(value["bytes"])
 
 
-def _search_python(root: Path, query: Query) -> tuple[dict[str, FileHits], bool]:
-    pattern = query.compiled()
+def _read_text(ws: Workspace, path: str) -> str | None:
+    """A candidate's text through the confined opener; None for binary, huge or vanished."""
+    try:
+        with ws.open_file(path) as (fd, info, _):
+            if info.st_size > PYTHON_MAX_FILE:
+                return None
+            data = os.pread(fd, info.st_size, 0)
+    except (WfhubError, OSError):
+        return None
+    return None if b"\0" in data else data.decode("utf-8", "replace")
+
+
+def _search_python(
+    ws: Workspace, paths: list[str], pattern: re.Pattern[str], query: Query
+) -> tuple[dict[str, FileHits], bool]:
     hits: dict[str, FileHits] = {}
     count = 0
-    for path in candidate_files(root, query.path, query.globs):
-        try:
-            with open(root / path, "rb") as handle:
-                data = handle.read()
-        except OSError:
+    for path in paths:
+        text = _read_text(ws, path)
+        if text is None:
             continue
-        if b"\0" in data:
-            continue
-        text = data.decode("utf-8", "replace")
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -192,48 +220,48 @@ def _search_python(root: Path, query: Query) -> tuple[dict[str, FileHits], bool]
                 if file_hits is None:
                     file_hits = hits.setdefault(path, FileHits())
                 number = index + 1
-                file_hits.matches.append((number, match.start() + 1, line))
+                file_hits.matches.append((number, match.start() + 1, _clip(line)))
                 low, high = (
                     max(0, index - query.context),
                     min(len(lines), index + query.context + 1),
                 )
                 for n in range(low, high):
-                    file_hits.lines[n + 1] = lines[n].removesuffix("\r")
+                    file_hits.lines[n + 1] = _clip(lines[n].removesuffix("\r"))
                 count += 1
             if count > query.max_results:
                 return hits, True
     return hits, False
 
 
-def candidate_files(root: Path, under: str, globs: tuple[str, ...]) -> list[str]:
+async def candidate_files(root: Path, under: str, globs: tuple[str, ...]) -> list[str]:
     """Files a search looks at, as ripgrep would choose them, sorted."""
+    if await asyncio.to_thread(Git(root).has_git_dir):
+        args = ("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under or ".")
+        listed = [p for p in (await Git(root).run(*args)).text.split("\0") if p]
+    else:
+        listed = await asyncio.to_thread(_walk_all, root, under)
+    return await asyncio.to_thread(_filter, root, listed, globs)
+
+
+def _filter(root: Path, listed: list[str], globs: tuple[str, ...]) -> list[str]:
     include = [g for g in globs if not g.startswith("!")]
     exclude = [g[1:] for g in globs if g.startswith("!")]
     keep = pathspec.PathSpec.from_lines("gitignore", include) if include else None
     drop = pathspec.PathSpec.from_lines("gitignore", exclude) if exclude else None
     files = []
-    for path in _listed_files(root, under):
+    for path in listed:
         if keep is not None and not keep.match_file(path):
             continue
         if drop is not None and drop.match_file(path):
             continue
-        files.append(path)
+        if _is_regular(root / path):  # ls-files also lists symlinks and deleted files
+            files.append(path)
     return sorted(files)
-
-
-def _listed_files(root: Path, under: str) -> list[str]:
-    if (root / ".git").exists():
-        result = Git(root).run_sync(
-            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under or "."
-        )
-        paths = [p for p in result.split("\0") if p]
-        return [p for p in paths if _is_regular(root / p)]
-    return _walk_all(root, under)
 
 
 def _is_regular(path: Path) -> bool:
     try:
-        return path.is_file() and not path.is_symlink()
+        return stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
 
@@ -257,5 +285,5 @@ async def find_files(root: Path, pattern: str, *, under: str, limit: int) -> dic
     """Files whose path matches a glob (`*.py` at any depth, `src/**/*.ts`), sorted."""
     if not pattern.strip():
         raise InvalidInput("pattern must not be empty")
-    files = await asyncio.to_thread(candidate_files, root, under, (pattern,))
+    files = await candidate_files(root, under, (pattern,))
     return {"files": files[:limit], "truncated": len(files) > limit}
