@@ -114,3 +114,7 @@ def test_workspace_commands(tmp_path: Path, fresh_database_url: str) -> None:
         assert "wfhub: add new" in log
         assert "S: seed" in log
         assert server.cli("workspace", "cat", "1", "../etc").returncode == 1
+        made = server.cli("project", "create", "Fresh", "--setup", "init")
+        assert made.returncode == 0, made.stderr
+        assert "on main" in server.cli("workspace", "status", "2").stdout
+        assert server.cli("project", "create", "Odd", "--setup", "clone").returncode == 1

@@ -295,3 +295,26 @@ async def test_bad_input_is_refused_and_nothing_is_half_done(repo: Repo) -> None
         f"{repo.base}/file", params={"path": "small.txt", "offset": 10, "raw": True}
     )
     assert (past_end.status_code, past_end.content) == (200, b"")
+
+
+async def test_project_creation_can_make_the_workspace(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    made = await client.post("/projects", json={"name": "Born ready", "workspace": "init"})
+    assert made.status_code == 201, made.text
+    info = (await client.get(f"/workspace/{made.json()['id']}/info")).json()
+    assert (info["exists"], info["git"], info["branch"]) == (True, True, "main")
+
+    occupied = settings.workspaces_dir / "occupied"
+    occupied.mkdir(parents=True)
+    (occupied / "keep.txt").write_text("mine")
+    refused = await client.post(
+        "/projects", json={"name": "Occupied", "workspace_path": "occupied", "workspace": "create"}
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "workspace_exists"
+    names = [p["name"] for p in (await client.get("/projects")).json()["items"]]
+    assert "Occupied" not in names  # no project without its folder
+    assert (occupied / "keep.txt").read_text() == "mine"
+    bad = await client.post("/projects", json={"name": "X", "workspace": "clone"})
+    assert bad.status_code == 422

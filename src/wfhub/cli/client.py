@@ -74,13 +74,17 @@ def project_create(
     workspace: Annotated[str | None, typer.Option(help="Workspace path (relative).")] = None,
     environment: Annotated[Environment, typer.Option(help="Environment.")] = Environment.local,
     description: Annotated[str, typer.Option(help="Description.")] = "",
+    setup: Annotated[
+        str, typer.Option(help="none, create (the folder) or init (a git repository).")
+    ] = "none",
     url: UrlOption = None,
 ) -> None:
-    """Create a project."""
+    """Create a project (and, with --setup, its workspace folder)."""
     body: dict[str, Any] = {
         "name": name,
         "environment": environment.value,
         "description": description,
+        "workspace": setup,
     }
     if workspace:
         body["workspace_path"] = workspace

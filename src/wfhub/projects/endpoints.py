@@ -8,9 +8,10 @@ from wfhub.db import SessionDep
 from wfhub.deps import SettingsDep
 from wfhub.errors import ERROR_RESPONSES
 from wfhub.projects import service
-from wfhub.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
+from wfhub.projects.schemas import ProjectCreate, ProjectCreateRequest, ProjectRead, ProjectUpdate
 from wfhub.schemas import IdPath, Limit, Offset, Page, SearchText
 from wfhub.security.auth import AuthDep
+from wfhub.workspace import service as workspace
 
 router = APIRouter(
     prefix="/projects", tags=["projects"], dependencies=[AuthDep], responses=ERROR_RESPONSES
@@ -32,8 +33,14 @@ async def list_projects(
 
 
 @router.post("", response_model=ProjectRead, status_code=201)
-async def create_project(body: ProjectCreate, session: SessionDep) -> ProjectRead:
-    return ProjectRead.model_validate(await service.create(session, body))
+async def create_project(
+    body: ProjectCreateRequest, session: SessionDep, settings: SettingsDep
+) -> ProjectRead:
+    """Create a project; with `workspace` also its folder (a failure stores no project)."""
+    project = await service.create(session, body)
+    if body.workspace != "none":
+        await workspace.prepare(settings, project.workspace_path, init_git=body.workspace == "init")
+    return ProjectRead.model_validate(project)
 
 
 @router.get("/{project_id}", response_model=ProjectRead)

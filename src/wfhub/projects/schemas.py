@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -35,6 +35,16 @@ class ProjectCreate(StrictModel):
     )
     environment: Environment = Environment.local
     description: LongText = ""
+
+
+class ProjectCreateRequest(ProjectCreate):
+    """POST /projects: a project, and optionally its workspace folder made at the same time."""
+
+    workspace: Literal["none", "create", "init"] = Field(
+        default="none",
+        description="`create` the workspace folder or `init` a git repository in it; "
+        "a clone has its own progress stream: POST /workspace/{id}/setup.",
+    )
 
 
 class ProjectUpdate(StrictModel):

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wfhub.config import Settings
 from wfhub.projects import service as projects
+from wfhub.workspace import lifecycle
 from wfhub.workspace.git import Author, Git
 from wfhub.workspace.paths import Workspace, join, split_path
 
@@ -40,6 +41,12 @@ async def open_workspace(
     project = await projects.get(session, project_id)
     root = root_of(settings, project.workspace_path)
     return ProjectWorkspace(project_id, Workspace(root), Git(root, author=author(settings)))
+
+
+async def prepare(settings: Settings, workspace_path: str, *, init_git: bool) -> None:
+    """Create a workspace folder (and `git init` it); refused if it exists with content."""
+    root = root_of(settings, workspace_path)
+    await lifecycle.create(root, init_git=init_git, git=Git(root, author=author(settings)))
 
 
 def git_path(path: str) -> str:
