@@ -83,6 +83,39 @@ class Settings(BaseSettings):
     llm_port: int = Field(
         default=11435, ge=1, le=65535, description="Port of the embedded model server."
     )
+    openai_urls: CsvList = Field(
+        default_factory=list,
+        description="OpenAI-compatible servers (comma-separated) the gateway also routes to.",
+    )
+    default_model: str = Field(
+        default="qwen2.5-coder:1.5b", min_length=1, description="Model agents use by default."
+    )
+    llm_model_path: Path | None = Field(
+        default=None,
+        description="A GGUF file the embedded server serves besides the installed models.",
+    )
+    llm_context: int = Field(
+        default=8192, ge=256, le=1_048_576, description="Context length (tokens) per request slot."
+    )
+    llm_parallel: int = Field(
+        default=2, ge=1, le=64, description="Requests the embedded server generates at once."
+    )
+    llm_threads: int = Field(
+        default=0, ge=0, le=1024, description="CPU threads for generation; 0 uses every core."
+    )
+    llm_keep_alive: str = Field(
+        default="5m",
+        description="How long an idle model stays loaded (Ollama duration; -1 = always).",
+    )
+    gateway_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Cap on a request body through the gateway."
+    )
+    gateway_allow_admin: bool = Field(
+        default=False, description="Let pull/push/create/copy/delete/blobs through the gateway."
+    )
+    gateway_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait for an upstream's next bytes (then 504)."
+    )
     agent_api_url: str | None = Field(
         default=None, description="URL of a separate agent API (`wfhub agent-api`) to health-check."
     )
@@ -104,6 +137,14 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("llm_keep_alive")
+    @classmethod
+    def _keep_alive(cls, value: str) -> str:
+        from wfhub.llm.durations import parse_duration
+
+        parse_duration(value)
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -129,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def worktrees_dir(self) -> Path:
         return self.home_dir / "worktrees"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home_dir / "models"
 
     @property
     def token_file(self) -> Path:

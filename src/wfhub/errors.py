@@ -7,13 +7,16 @@ Hierarchy (status, code):
     ├── GitTimeout (504, git_timeout)
     ├── BadRequest (400, bad_request)
     │   ├── HostNotAllowed (400, host_not_allowed)
-    │   └── InvalidPath (400, invalid_path)          NUL, over-long names, not a file
+    │   ├── InvalidPath (400, invalid_path)          NUL, over-long names, not a file
+    │   └── ContextOverflow (400, context_length_exceeded)  prompt longer than the context
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     │   ├── CsrfFailed (403, csrf_failed)
     │   ├── OriginNotAllowed (403, origin_not_allowed)
-    │   └── PathEscape (403, path_outside_workspace)  `..`, absolute, links leading out
+    │   ├── PathEscape (403, path_outside_workspace)  `..`, absolute, links leading out
+    │   └── EndpointBlocked (403, endpoint_blocked)   gateway model-admin endpoints
     ├── NotFound (404, not_found)
+    │   └── ModelNotFound (404, model_not_found)
     ├── Conflict (409, conflict)
     │   ├── HasChildren (409, has_children)
     │   ├── TaskCycle (409, task_cycle)
@@ -22,6 +25,9 @@ Hierarchy (status, code):
     │   ├── WorkspaceExists (409, workspace_exists)
     │   └── GitFailed (409, git_failed)              git refused; its message is the detail
     ├── PayloadTooLarge (413, payload_too_large)
+    ├── ModelUnavailable (503, model_unavailable)  model file damaged or server not loaded
+    ├── UpstreamUnavailable (502, upstream_unavailable)  no model backend answered
+    ├── UpstreamTimeout (504, upstream_timeout)
     └── InvalidInput (422, invalid_input)
         └── InvalidRef (422, invalid_ref)            option-like or malformed refs
 
@@ -107,6 +113,10 @@ class TaskCycle(Conflict):
     code = "task_cycle"
 
 
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
 class PayloadTooLarge(WfhubError):
     status_code = 413
     code = "payload_too_large"
@@ -115,6 +125,29 @@ class PayloadTooLarge(WfhubError):
 class InvalidInput(WfhubError):
     status_code = 422
     code = "invalid_input"
+
+
+class ContextOverflow(BadRequest):
+    code = "context_length_exceeded"
+
+
+class ModelUnavailable(WfhubError):
+    status_code = 503
+    code = "model_unavailable"
+
+
+class UpstreamUnavailable(WfhubError):
+    status_code = 502
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(WfhubError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+class EndpointBlocked(Forbidden):
+    code = "endpoint_blocked"
 
 
 class WorkspaceIOError(WfhubError):

@@ -1,0 +1,106 @@
+"""The OpenAI chat API of the embedded server: request checks, SSE, and whole responses."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from wfhub.errors import InvalidInput
+from wfhub.llm import tool_calls
+from wfhub.llm.ollama_api import Reply
+from wfhub.llm.registry import LocalModel
+from wfhub.llm.runtime import Chunk
+
+# Fields that would make llama.cpp read files or change the server, not just this request.
+_REFUSED_FIELDS = frozenset({"slot_id", "id_slot", "lora", "n_probs_path", "api_base", "base_url"})
+
+
+def parse_chat(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"request body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidInput("request body must be a JSON object")
+    if not isinstance(payload.get("model"), str) or not payload["model"]:
+        raise InvalidInput("`model` must be a non-empty string")
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("`messages` must be a non-empty list")
+    refused = _REFUSED_FIELDS & payload.keys()
+    if refused:
+        raise InvalidInput(f"fields not accepted here: {', '.join(sorted(refused))}")
+    return payload
+
+
+def runtime_body(payload: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in payload.items() if k not in {"model", "stream"}}
+    body["stream_options"] = {"include_usage": True}
+    return body
+
+
+async def sse(chunks: AsyncIterator[tuple[Chunk, float]], model: str) -> AsyncIterator[bytes]:
+    async for chunk, _ in chunks:
+        yield b"data: " + json.dumps({**chunk, "model": model}).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+def _tool_names(payload: dict[str, Any]) -> set[str]:
+    names = set()
+    for tool in payload.get("tools") or []:
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+            names.add(str(tool["function"].get("name")))
+    return names
+
+
+def completion(collected: list[tuple[Chunk, float]], payload: dict[str, Any]) -> dict[str, Any]:
+    """The `chat.completion` object for a non-streamed request."""
+    reply = Reply()
+    for chunk, _ in collected:
+        reply.absorb(chunk)
+    calls = reply.native_tool_calls()
+    content = reply.text
+    if not calls:
+        content, calls = tool_calls.extract(reply.text, _tool_names(payload))
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    finish = reply.done_reason
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {
+                    "name": call["function"]["name"],
+                    "arguments": json.dumps(call["function"]["arguments"]),
+                },
+            }
+            for call in calls
+        ]
+        finish = "tool_calls"
+    usage = reply.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": payload["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": usage,
+    }
+
+
+def model_list(models: Iterable[LocalModel]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": m.name,
+                "object": "model",
+                "created": int(m.path.stat().st_mtime),
+                "owned_by": "wfhub",
+            }
+            for m in models
+        ],
+    }
