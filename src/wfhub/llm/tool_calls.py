@@ -66,16 +66,21 @@ def extract(text: str, tool_names: set[str]) -> tuple[str, list[ToolCall]]:
 
 
 def _leading_calls(text: str, tool_names: set[str]) -> tuple[str, list[ToolCall]]:
-    """A bare JSON call opening the reply, possibly followed by prose."""
-    stripped = text.strip()
-    if stripped[:1] not in ("{", "["):
-        return text, []
-    try:
-        value, end = json.JSONDecoder().raw_decode(stripped)
-    except ValueError:
-        return text, []
-    calls = _calls_in(json.dumps(value), tool_names)
-    return (text, []) if calls is None else (stripped[end:].strip(), calls)
+    """Bare JSON calls opening the reply (one after another), possibly followed by prose."""
+    rest = text.strip()
+    calls: list[ToolCall] = []
+    decoder = json.JSONDecoder()
+    while rest[:1] in ("{", "["):
+        try:
+            value, end = decoder.raw_decode(rest)
+        except ValueError:
+            break
+        found = _calls_in(json.dumps(value), tool_names)
+        if found is None:
+            break
+        calls.extend(found)
+        rest = rest[end:].strip()
+    return (rest, calls) if calls else (text, [])
 
 
 class StreamFilter:
