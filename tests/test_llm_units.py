@@ -61,7 +61,7 @@ def test_partial_and_corrupt_files_are_refused(tmp_path: Path) -> None:
     model = fake_model(PARTS)
     path = tmp_path / model.file_name
     path.write_bytes(b"".join(PARTS)[:-3])
-    with pytest.raises(ModelFileError, match="partial or damaged.*wfhub llm install fake:1b"):
+    with pytest.raises(ModelFileError, match=r"partial or damaged.*wfhub llm install fake:1b"):
         verify(path, model)
     path.write_bytes(b"".join(PARTS))
     verify(path, model)
@@ -92,7 +92,8 @@ NAMES = {"get_weather", "read_file"}
     [
         ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
          "", [("get_weather", {"city": "Oslo"})]),
-        ('Let me check.\n```json\n{"name": "read_file", "arguments": "{\\"path\\": \\"a.py\\"}"}\n```',
+        ('Let me check.\n```json\n{"name": "read_file", '
+         '"arguments": "{\\"path\\": \\"a.py\\"}"}\n```',
          "Let me check.", [("read_file", {"path": "a.py"})]),
         ('{"name": "get_weather", "arguments": {"city": "Rome"}}\n{"name": "read_file", '
          '"parameters": {"path": "b"}} done', "done",
