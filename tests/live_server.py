@@ -52,9 +52,11 @@ def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(home: Path, database_url: str) -> Iterator[LiveServer]:
+def live_server(home: Path, database_url: str, **settings: str) -> Iterator[LiveServer]:
+    """`wfhub serve` on a free port; `settings` become `WFHUB_<NAME>` variables."""
     port = free_port()
     env = server_env(home, database_url, port)
+    env.update({f"WFHUB_{k.upper()}": v for k, v in settings.items()})
     log = (home.parent / f"serve-{port}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "wfhub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT

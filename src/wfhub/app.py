@@ -15,6 +15,10 @@ from wfhub.config import Settings
 from wfhub.db import Database, create_engine
 from wfhub.errors import install_error_handlers
 from wfhub.health.endpoints import router as health_router
+from wfhub.llm.backends import BackendPool, configured_backends
+from wfhub.llm.endpoints import router as llm_router
+from wfhub.llm.gateway import Gateway, GatewayMiddleware
+from wfhub.llm.ledger import LedgerWriter
 from wfhub.projects.endpoints import router as projects_router
 from wfhub.security.auth import AuthDep, CredentialCache
 from wfhub.security.endpoints import router as auth_router
@@ -38,9 +42,17 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False)
         async with app.state.database.unit_of_work(write=False) as session:
             await attachments.sweep(session, settings.attachments_dir)
+        ledger = LedgerWriter(app.state.database)
+        ledger.start()
+        gateway = Gateway(settings, app.state.backend_pool, ledger)
+        app.state.ledger, app.state.gateway = ledger, gateway
+        app.state.backend_pool.start(gateway.session)
         try:
             yield
         finally:
+            await app.state.backend_pool.close()
+            await gateway.close()
+            await ledger.close()
             await app.state.http.aclose()
             if owned:
                 await app.state.database.dispose()
@@ -57,6 +69,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.credential_cache = CredentialCache()
     app.state.badge_cache = BadgeCache()
+    app.state.backend_pool = BackendPool(configured_backends(settings))
     if database is not None:
         app.state.database = database
     install_error_handlers(app)
@@ -69,6 +82,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         nodes_router,
         workspace_router,
         workspace_git_router,
+        llm_router,
     ):
         app.include_router(router)
 
@@ -80,6 +94,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             )
         return JSONResponse(app.openapi_schema)
 
+    app.add_middleware(GatewayMiddleware)
     app.add_middleware(
         GuardMiddleware, policy=HostPolicy.from_settings(settings), settings=settings
     )

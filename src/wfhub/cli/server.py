@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import shutil
 import sys
 from typing import Annotated
@@ -19,6 +20,7 @@ from wfhub.cli import setup
 from wfhub.config import Settings, is_loopback_host, mask_url
 from wfhub.db import Database, create_engine
 from wfhub.migrations import current_revision, head_revision
+from wfhub.ops.supervisor import ChildSupervisor
 
 app = typer.Typer(
     help="wfhub: Workflow Hub for AI coding agents on local LLMs.", no_args_is_help=True
@@ -56,14 +58,32 @@ def serve(
     from wfhub.app import create_app
 
     console.print(f"wfhub {__version__} on {settings.base_url}  (token: `wfhub token`)")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        server_header=False,
-    )
+    model_server = _embedded_model_server(settings)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        if model_server is not None:
+            model_server.stop()
+
+
+def _embedded_model_server(settings: Settings) -> ChildSupervisor | None:
+    """Start `wfhub llm serve` as a supervised child unless Ollama hosts are configured."""
+    if settings.ollama_urls:
+        return None
+    env = {k: v for k, v in os.environ.items()}
+    env["WFHUB_HOME"] = str(settings.home_dir)
+    command = [sys.executable, "-m", "wfhub", "llm", "serve", "--port", str(settings.llm_port)]
+    supervisor = ChildSupervisor(command, env, settings.home_dir / "logs" / "model-server.log")
+    supervisor.start()
+    console.print(f"embedded model server on http://127.0.0.1:{settings.llm_port}")
+    return supervisor
 
 
 @db_app.command("upgrade")

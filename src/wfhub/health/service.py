@@ -28,7 +28,7 @@ async def _timed(probe: Probe) -> Check:
             status, detail = await probe()
     except TimeoutError:
         status, detail = "down", f"no answer within {PROBE_SECONDS:.0f} s"
-    except (httpx.HTTPError, OSError) as exc:
+    except (httpx.HTTPError, OSError, ValueError) as exc:
         status, detail = "down", f"{type(exc).__name__}: {exc}"
     return Check(
         status=status, latency_ms=round((time.perf_counter() - start) * 1000, 2), detail=detail
@@ -50,6 +50,16 @@ async def _http(client: httpx.AsyncClient, url: str | None) -> tuple[CheckStatus
     return "ok", url
 
 
+async def _models(client: httpx.AsyncClient, url: str) -> tuple[CheckStatus, str]:
+    response = await client.get(url + "/api/tags")
+    if response.status_code >= 400:
+        return "down", f"{url} answered {response.status_code}"
+    names = [m.get("model") or m.get("name") for m in response.json().get("models") or []]
+    if not names:
+        return "down", f"{url} serves no model: run `wfhub llm install`"
+    return "ok", f"{url}: {', '.join(map(str, names))}"
+
+
 async def _disk(path: Path) -> tuple[CheckStatus, str]:
     usage = await asyncio.to_thread(shutil.disk_usage, path)
     free_gib = usage.free / 1024**3
@@ -63,7 +73,7 @@ async def full_report(
     agent_url = settings.agent_api_url.rstrip("/") + "/health" if settings.agent_api_url else None
     probes: dict[str, Probe] = {
         "database": lambda: _database(database),
-        "model_server": lambda: _http(client, settings.model_server_url + "/api/version"),
+        "model_server": lambda: _models(client, settings.model_server_url),
         "agent_api": lambda: _http(client, agent_url),
         "disk": lambda: _disk(settings.home_dir),
     }

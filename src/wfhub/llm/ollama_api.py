@@ -18,8 +18,8 @@ from typing import Any
 
 from wfhub.errors import InvalidInput
 from wfhub.llm import tool_calls
+from wfhub.llm.ollama_schemas import ChatRequest, Format, GenerateRequest, Message, Options
 from wfhub.llm.runtime import Chunk, Kind
-from wfhub.llm.schemas import ChatRequest, Format, GenerateRequest, Message, Options
 
 FIM_TEMPLATE = "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"
 _SAMPLING = {

@@ -1,84 +1,75 @@
-"""Request shapes of the Ollama API as the embedded server accepts them.
-
-Unknown top-level fields and options are ignored, as Ollama does (clients send options meant
-for other runners); known ones are type-checked.
-"""
+"""API shapes of the ledger (`/llm/requests`, `/llm/usage`) and `/ollama/models`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
+from wfhub.schemas import ReadModel
 
-class Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class FunctionCall(Lenient):
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+GroupBy = Literal["model", "day", "project", "task", "run"]
 
 
-class ToolCallIn(Lenient):
-    function: FunctionCall
+class LlmRequestRead(ReadModel):
+    id: int
+    created_at: datetime
+    backend: str
+    model: str
+    endpoint: str
+    status: int
+    outcome: str
+    stream: bool
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    load_ms: float | None
+    prompt_ms: float | None
+    eval_ms: float | None
+    total_ms: float
+    ttfb_ms: float | None
+    request_bytes: int
+    response_bytes: int
+    client: str
+    project_id: int | None
+    task_id: int | None
+    run_id: int | None
+    error: str | None
 
 
-class Message(Lenient):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
-    images: list[str] | None = None
-    tool_calls: list[ToolCallIn] | None = None
-    tool_name: str | None = None
+class LlmRequestPage(BaseModel):
+    items: list[LlmRequestRead]
+    next_before_id: int | None
+    """Pass as `before_id` for the next (older) page; null on the last page."""
 
 
-class Options(Lenient):
-    num_ctx: int | None = Field(default=None, ge=1)
-    num_predict: int | None = Field(default=None, ge=-2)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    min_p: float | None = Field(default=None, ge=0, le=1)
-    typical_p: float | None = Field(default=None, ge=0, le=1)
-    seed: int | None = None
-    stop: list[str] | str | None = None
-    repeat_penalty: float | None = Field(default=None, ge=0)
-    repeat_last_n: int | None = Field(default=None, ge=-1)
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    num_keep: int | None = Field(default=None, ge=-1)
+class UsageRow(BaseModel):
+    key: str | int | None
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
 
 
-Format = Literal["", "json"] | dict[str, Any] | None
-KeepAlive = str | float | None
+class Usage(BaseModel):
+    group_by: GroupBy
+    rows: list[UsageRow]
 
 
-class Common(Lenient):
-    model: str = Field(min_length=1, max_length=300)
-    format: Format = None
-    options: Options | None = None
-    stream: bool = True
-    keep_alive: KeepAlive = None
+class BackendModels(BaseModel):
+    backend: str
+    url: str
+    kind: str
+    healthy: bool
+    error: str | None
+    checked_at: float
+    models: list[str]
+    loaded: list[str]
 
 
-class ChatRequest(Common):
-    messages: list[Message] = Field(default_factory=list)
-    tools: list[dict[str, Any]] | None = None
-
-
-class GenerateRequest(Common):
-    prompt: str = ""
-    suffix: str | None = None
-    system: str | None = None
-    template: str | None = None
-    raw: bool = False
-    images: list[str] | None = None
-
-
-class ShowRequest(Lenient):
-    model: str = Field(default="", max_length=300)
-    name: str = Field(default="", max_length=300)  # the older spelling
-
-    @property
-    def wanted(self) -> str:
-        return self.model or self.name
+class ModelsRead(BaseModel):
+    default_model: str
+    backends: list[BackendModels]

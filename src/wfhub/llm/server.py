@@ -25,9 +25,9 @@ from wfhub.errors import InvalidInput, WfhubError, install_error_handlers
 from wfhub.llm import ollama_api, openai_api
 from wfhub.llm.durations import parse_duration
 from wfhub.llm.model_info import ps_entry, show_entry, tag_entry
+from wfhub.llm.ollama_schemas import ChatRequest, Common, GenerateRequest, ShowRequest
 from wfhub.llm.registry import LocalModel, local_models, resolve
 from wfhub.llm.runtime import Chunk, Kind, LoadSpec, ModelHost, RuntimeFactory, XllamacppRuntime
-from wfhub.llm.schemas import ChatRequest, Common, GenerateRequest, ShowRequest
 from wfhub.security.guard import GuardMiddleware, HostPolicy
 
 OLLAMA_API_VERSION = "0.13.0"

@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
 from wfhub.models.base import Base
+from wfhub.models.llm_request import LlmRequest
 from wfhub.models.node import NodeType, TaskNode
 from wfhub.models.project import Environment, Project
 from wfhub.models.run import RunEvent, RunStatus, TaskRun
@@ -17,6 +18,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "Environment",
+    "LlmRequest",
     "NodeType",
     "Project",
     "RunEvent",

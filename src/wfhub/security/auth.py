@@ -62,17 +62,16 @@ async def _verify(request: Request, secret: str, kind: TokenKind) -> bool:
     return valid
 
 
-async def require_auth(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let the request through only with a valid token or session (and CSRF header)."""
+async def authenticate(request: Request) -> None:
+    """Raise `Unauthorized` or `CsrfFailed` unless the request carries valid credentials.
+
+    Shared by the router dependency and the gateway, which runs outside FastAPI's routing."""
     if request.app.state.settings.auth_disabled:
         return
-    if bearer is not None:
-        if bearer.scheme.lower() == "bearer" and await _verify(
-            request, bearer.credentials, TokenKind.api
-        ):
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() == "bearer" and await _verify(request, secret.strip(), TokenKind.api):
             return
         raise Unauthorized("invalid API token")
     session_secret = request.cookies.get(SESSION_COOKIE)
@@ -86,6 +85,16 @@ async def require_auth(
             raise CsrfFailed(
                 f"cookie-authenticated {request.method} needs the {CSRF_HEADER} header"
             )
+
+
+async def require_auth(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let the request through only with a valid token or session (and CSRF header).
+
+    `_bearer` is declared so the OpenAPI schema advertises the Bearer scheme."""
+    await authenticate(request)
 
 
 AuthDep = Depends(require_auth)

@@ -17,6 +17,7 @@ from wfhub.config import LOOPBACK_NAMES, Settings
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MULTIPART_OVERHEAD = 64 * 1024
+GATEWAY_PREFIXES = ("/ollama/api/", "/ollama/v1/", "/v1/")
 
 
 def split_host(value: str) -> str:
@@ -63,7 +64,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _reject_http(send: Send, status: int, code: str, detail: str) -> None:
+async def send_json_error(send: Send, status: int, code: str, detail: str) -> None:
     body = json.dumps({"error": code, "detail": detail}).encode()
     await send(
         {
@@ -84,6 +85,7 @@ class GuardMiddleware:
         self.policy = policy
         self.max_body = settings.max_body_bytes
         self.max_upload = settings.max_attachment_bytes + MULTIPART_OVERHEAD
+        self.max_gateway = settings.gateway_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"}:
@@ -102,7 +104,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         if not self.policy.host_allowed(host):
-            await _reject_http(send, 400, "host_not_allowed", f"Host {host!r} is not allowed")
+            await send_json_error(send, 400, "host_not_allowed", f"Host {host!r} is not allowed")
             return
         method = scope["method"]
         if (
@@ -111,12 +113,14 @@ class GuardMiddleware:
             and origin != "null"
             and not self.policy.origin_allowed(origin, host)
         ):
-            await _reject_http(send, 403, "origin_not_allowed", f"Origin {origin!r} is not allowed")
+            await send_json_error(
+                send, 403, "origin_not_allowed", f"Origin {origin!r} is not allowed"
+            )
             return
         limit = self._limit_for(scope)
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _reject_http(
+            await send_json_error(
                 send, 413, "payload_too_large", f"request body over the {limit}-byte limit"
             )
             return
@@ -125,6 +129,8 @@ class GuardMiddleware:
 
     def _limit_for(self, scope: Scope) -> int:
         path: str = scope["path"]
+        if path.startswith(GATEWAY_PREFIXES):
+            return self.max_gateway
         method, path = scope["method"], path.rstrip("/")
         if method == "POST" and path.endswith(("/attachments", "/upload")):
             return self.max_upload
@@ -157,7 +163,7 @@ class _BodyCap:
             if self._seen > self._limit and not self._started:
                 self._answered = True
                 detail = f"request body over the {self._limit}-byte limit"
-                await _reject_http(self._send, 413, "payload_too_large", detail)
+                await send_json_error(self._send, 413, "payload_too_large", detail)
                 return {"type": "http.disconnect"}
         return message
 
