@@ -38,6 +38,7 @@ test-fast: test-model
 bench: setup
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.workspace
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

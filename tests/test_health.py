@@ -13,8 +13,15 @@ from wfhub.config import Settings
 
 class _FakeOllama(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = json.dumps({"version": "0.5.0"}).encode() if self.path == "/api/version" else b"{}"
-        self.send_response(200 if self.path in {"/api/version", "/health"} else 404)
+        answers = {
+            "/api/tags": {
+                "models": [{"name": "qwen2.5-coder:1.5b", "model": "qwen2.5-coder:1.5b"}]
+            },
+            "/api/version": {"version": "0.5.0"},
+            "/health": {},
+        }
+        body = json.dumps(answers.get(self.path, {})).encode()
+        self.send_response(200 if self.path in answers else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -65,3 +72,29 @@ async def test_full_health_ok_with_live_upstreams(
     assert report["checks"]["model_server"]["status"] == "ok"
     assert report["checks"]["agent_api"]["status"] == "ok"
     assert report["status"] == "ok"
+
+
+class _EmptyOllama(_FakeOllama):
+    def do_GET(self) -> None:
+        body = json.dumps({"models": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+async def test_a_model_server_without_models_is_down(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyOllama)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings.ollama_urls = [f"http://127.0.0.1:{server.server_address[1]}"]
+        check = (await client.get("/health/full")).json()["checks"]["model_server"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert check["status"] == "down"
+    assert "wfhub llm install" in check["detail"]

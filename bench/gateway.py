@@ -1,0 +1,144 @@
+"""Gateway overhead: the same fast upstream called directly and through `wfhub serve`.
+
+Run: `python -m bench.gateway [--requests N]` (part of `make bench`).
+The upstream is a minimal keep-alive HTTP server in its own process that answers an Ollama
+`/api/chat` at once (non-streaming) or as 20 NDJSON chunks (streaming). Direct and gateway
+calls are interleaved in rounds from one keep-alive connection each, so both see the same
+machine state. Reported: added p50/p99 latency (non-streaming), added time to first byte
+(streaming), and throughput of 50 concurrent streams through the gateway as a ratio to direct.
+Targets (issue 3): added p50 <= 1 ms, p99 <= 3 ms, streaming throughput >= 95 % of direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from tests.conftest import free_port
+from tests.live_server import live_server
+
+BODY = json.dumps(
+    {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+).encode()
+STREAM_BODY = json.dumps({"model": "m", "messages": [], "stream": True}).encode()
+
+
+def timed_calls(port: int, path: str, headers: dict[str, str], n: int) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        connection.request("POST", path, body=BODY, headers=headers)
+        connection.getresponse().read()
+        times.append(time.perf_counter() - start)
+    connection.close()
+    return times
+
+
+def first_byte(port: int, path: str, headers: dict[str, str], n: int) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        connection.request("POST", path, body=STREAM_BODY, headers=headers)
+        response = connection.getresponse()
+        response.read1(1)
+        times.append(time.perf_counter() - start)
+        response.read()
+    connection.close()
+    return times
+
+
+async def stream_throughput(
+    url: str, headers: dict[str, str], streams: int, seconds: float
+) -> float:
+    """Completed streamed responses per second with `streams` concurrent clients."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def client() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                async with session.post(url, data=STREAM_BODY, headers=headers) as response:
+                    async for _ in response.content.iter_any():
+                        pass
+                done += 1
+
+        await asyncio.gather(*(client() for _ in range(streams)))
+    return done / seconds
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    up_port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "bench.fast_upstream", str(up_port)])
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            home = Path(folder) / "home"
+            database = f"sqlite:///{Path(folder) / 'bench.db'}"
+            with live_server(home, database, ollama_urls=f"http://127.0.0.1:{up_port}") as hub:
+                run(hub.url, hub.token, up_port, args.requests, args.rounds)
+    finally:
+        upstream.terminate()
+        upstream.wait()
+
+
+def run(hub_url: str, token: str, up_port: int, n: int, rounds: int) -> None:
+    hub_port = int(hub_url.rsplit(":", 1)[1])
+    plain = {"content-type": "application/json"}
+    auth = {**plain, "authorization": f"Bearer {token}"}
+    timed_calls(up_port, "/api/chat", plain, 200)  # warm both paths
+    timed_calls(hub_port, "/ollama/api/chat", auth, 200)
+    direct: list[float] = []
+    through: list[float] = []
+    ttfb_direct: list[float] = []
+    ttfb_through: list[float] = []
+    for _ in range(rounds):
+        direct += timed_calls(up_port, "/api/chat", plain, n // rounds)
+        through += timed_calls(hub_port, "/ollama/api/chat", auth, n // rounds)
+        ttfb_direct += first_byte(up_port, "/api/chat", plain, n // (rounds * 4))
+        ttfb_through += first_byte(hub_port, "/ollama/api/chat", auth, n // (rounds * 4))
+    rates_direct, rates_through = [], []
+    for _ in range(3):
+        rates_direct.append(
+            asyncio.run(stream_throughput(f"http://127.0.0.1:{up_port}/api/chat", plain, 50, 3))
+        )
+        rates_through.append(
+            asyncio.run(stream_throughput(f"{hub_url}/ollama/api/chat", auth, 50, 3))
+        )
+    print(f"non-streaming, {len(direct)} requests each, interleaved:")
+    print(f"  direct  p50 {pct(direct, 0.5):.3f} ms  p99 {pct(direct, 0.99):.3f} ms")
+    print(f"  gateway p50 {pct(through, 0.5):.3f} ms  p99 {pct(through, 0.99):.3f} ms")
+    print(
+        f"  added   p50 {pct(through, 0.5) - pct(direct, 0.5):.3f} ms  "
+        f"p99 {pct(through, 0.99) - pct(direct, 0.99):.3f} ms"
+    )
+    added_ttfb = statistics.median(ttfb_through) - statistics.median(ttfb_direct)
+    print(f"streaming: added time to first byte (median) {added_ttfb * 1000:.3f} ms")
+    ratio = statistics.median(rates_through) / statistics.median(rates_direct)
+    print(
+        f"50 concurrent streams: direct {statistics.median(rates_direct):.0f}/s, gateway "
+        f"{statistics.median(rates_through):.0f}/s, ratio {ratio:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
