@@ -185,6 +185,13 @@ class Gateway:
         await self.session.close()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
+        """Forward one request; every authenticated request becomes one ledger row (an
+        unauthenticated one is refused without a row, so it cannot fill the ledger)."""
+        try:
+            await authenticate(Request(scope, receive))
+        except WfhubError as exc:
+            await send_json_error(send, exc.status_code, exc.code, exc.detail)
+            return
         client = scope.get("client")
         exchange = Exchange(
             started=time.perf_counter(),
@@ -213,8 +220,6 @@ class Gateway:
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, target: str, exchange: Exchange
     ) -> None:
-        request = Request(scope, receive)
-        await authenticate(request)
         if scope.get("raw_path", b"/")[:1] != b"/":
             raise InvalidPath("absolute-URI request targets are not accepted")
         if target.startswith(ADMIN_ENDPOINTS) and not self.settings.gateway_allow_admin:
@@ -304,7 +309,10 @@ class Gateway:
             exchange.error = f"{backend.name} broke the connection: {type(exc).__name__}"
         finally:
             watcher.cancel()
-            upstream.close()  # closing mid-body drops the connection: generation stops upstream
+            if exchange.outcome == "ok":
+                upstream.release()  # read to the end: the connection goes back to the pool
+            else:
+                upstream.close()  # dropping the connection mid-body stops generation upstream
         exchange.stats = gateway_stats.extract(tail)
         if exchange.outcome == "ok" and upstream.status >= 400:
             exchange.outcome = "error"

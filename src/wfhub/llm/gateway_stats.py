@@ -58,8 +58,11 @@ def _int(value: object) -> int | None:
 def extract(tail: ResponseTail) -> dict[str, Any]:
     """Ledger fields found in the response: tokens and upstream durations (ms)."""
     text = tail.text()
-    lines = text.splitlines() if not text.lstrip().startswith("{") or "\n{" in text else [text]
-    last = _last_json(lines)
+    try:
+        whole = json.loads(text)  # one JSON body (a non-streamed answer)
+    except ValueError:
+        whole = None
+    last = whole if isinstance(whole, dict) else _last_json(text.splitlines())
     if last is None:
         return {}
     if "usage" not in last:  # Ollama's final object
