@@ -59,7 +59,7 @@ def show_entry(model: LocalModel, default_context: int) -> dict[str, Any]:
     return {
         "modelfile": f"FROM {model.path}\n",
         "parameters": f"num_ctx {default_context}",
-        "template": "{{ .Prompt }}",  # the GGUF's own chat template is applied by llama.cpp
+        "template": "",  # no Go template: llama.cpp applies the GGUF's own chat template
         "details": details(model),
         "model_info": {"general.architecture": family, f"{family}.context_length": context},
         "capabilities": capabilities,

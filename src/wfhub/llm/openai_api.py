@@ -14,8 +14,8 @@ from wfhub.llm.ollama_api import Reply
 from wfhub.llm.registry import LocalModel
 from wfhub.llm.runtime import Chunk
 
-# Fields that would make llama.cpp read files or change the server, not just this request.
-_REFUSED_FIELDS = frozenset({"slot_id", "id_slot", "lora", "n_probs_path", "api_base", "base_url"})
+# Fields that would pin a llama.cpp slot or swap adapters for everyone, or name an upstream.
+_REFUSED_FIELDS = frozenset({"id_slot", "lora", "api_base", "base_url"})
 
 
 def parse_chat(raw: bytes) -> dict[str, Any]:

@@ -54,13 +54,21 @@ def _ndjson(obj: dict[str, Any]) -> bytes:
 
 
 async def until_disconnect(request: Request, work: AsyncIterator[T]) -> list[T]:
-    """Collect `work`, abandoning it (which stops generation) if the client goes away."""
+    """Collect `work`, abandoning it (which stops generation) if the client goes away.
+
+    An error from `work` is re-raised as itself, not wrapped in the task group's
+    ExceptionGroup, so the error handlers still turn it into its 4xx/5xx response."""
     items: list[T] = []
+    failure: WfhubError | None = None
     async with anyio.create_task_group() as group:
 
         async def collect() -> None:
-            async for item in work:
-                items.append(item)
+            nonlocal failure
+            try:
+                async for item in work:
+                    items.append(item)
+            except WfhubError as exc:
+                failure = exc
             group.cancel_scope.cancel()
 
         async def watch() -> None:
@@ -70,6 +78,8 @@ async def until_disconnect(request: Request, work: AsyncIterator[T]) -> list[T]:
 
         group.start_soon(collect)
         group.start_soon(watch)
+    if failure is not None:
+        raise failure
     return items
 
 
@@ -115,7 +125,7 @@ class EmbeddedServer:
         return chained()
 
 
-def _stream(objects: AsyncIterator[dict[str, Any]], media_type: str = NDJSON) -> Response:
+def _stream(objects: AsyncIterator[dict[str, Any]]) -> Response:
     async def body() -> AsyncIterator[bytes]:
         try:
             async for obj in objects:
@@ -123,7 +133,7 @@ def _stream(objects: AsyncIterator[dict[str, Any]], media_type: str = NDJSON) ->
         except WfhubError as exc:  # after the first byte, an error can only be a last line
             yield _ndjson({"error": exc.code, "detail": exc.detail})
 
-    return StreamingResponse(body(), media_type=media_type)
+    return StreamingResponse(body(), media_type=NDJSON)
 
 
 async def _ollama_reply(
