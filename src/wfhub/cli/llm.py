@@ -19,7 +19,7 @@ from rich.table import Table
 from wfhub.cli.server import console, err, load_settings
 from wfhub.config import is_loopback_host
 from wfhub.llm.catalog import CATALOG, lookup
-from wfhub.llm.install import ModelFileError, install, verify
+from wfhub.llm.install import ModelFileError, install, marker_path, verify
 from wfhub.llm.registry import local_models
 
 llm_app = typer.Typer(help="Local models and the embedded model server.", no_args_is_help=True)
@@ -60,6 +60,9 @@ def install_model(
             return
     except ModelFileError as exc:
         err.print(f"[yellow]{exc}[/yellow]; installing again")
+        # Gone now, so `install` does not hash the damaged file a second time.
+        target.unlink()
+        marker_path(target).unlink(missing_ok=True)
     progress, task = _bar(f"assembling {model.name}", model.size)
     try:
         with progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from wfhub.db import SessionDep
 from wfhub.errors import ERROR_RESPONSES, InvalidInput
@@ -44,20 +44,17 @@ def _filter(
     return repository.LedgerFilter(model, project_id, task_id, run_id, since, until)
 
 
+FilterDep = Annotated[repository.LedgerFilter, Depends(_filter)]
+
+
 @router.get("/llm/requests", response_model=LlmRequestPage)
 async def list_requests(
     session: SessionDep,
-    model: ModelName = None,
-    project_id: OptionalId = None,
-    task_id: OptionalId = None,
-    run_id: OptionalId = None,
-    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
+    where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: OptionalId = None,
 ) -> LlmRequestPage:
     """Ledger rows, newest first, filtered; page with `before_id`."""
-    where = _filter(model, project_id, task_id, run_id, since, until)
     rows, next_id = await repository.page(session, where, limit, before_id)
     return LlmRequestPage(
         items=[LlmRequestRead.model_validate(r) for r in rows], next_before_id=next_id
@@ -65,18 +62,8 @@ async def list_requests(
 
 
 @router.get("/llm/usage", response_model=Usage)
-async def usage(
-    session: SessionDep,
-    group_by: GroupBy = "model",
-    model: ModelName = None,
-    project_id: OptionalId = None,
-    task_id: OptionalId = None,
-    run_id: OptionalId = None,
-    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
-) -> Usage:
+async def usage(session: SessionDep, where: FilterDep, group_by: GroupBy = "model") -> Usage:
     """Requests, errors, tokens and latency percentiles per model, day, project, task or run."""
-    where = _filter(model, project_id, task_id, run_id, since, until)
     return Usage(group_by=group_by, rows=await repository.usage(session, where, group_by))
 
 
