@@ -32,26 +32,19 @@ BODY = json.dumps(
 STREAM_BODY = json.dumps({"model": "m", "messages": [], "stream": True}).encode()
 
 
-def timed_calls(port: int, path: str, headers: dict[str, str], n: int) -> list[float]:
+def timed_calls(
+    port: int, path: str, headers: dict[str, str], n: int, *, streamed: bool = False
+) -> list[float]:
+    """Seconds per request on one keep-alive connection: until the whole answer, or (for
+    `streamed`) until its first byte."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        connection.request("POST", path, body=BODY, headers=headers)
-        connection.getresponse().read()
-        times.append(time.perf_counter() - start)
-    connection.close()
-    return times
-
-
-def first_byte(port: int, path: str, headers: dict[str, str], n: int) -> list[float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        connection.request("POST", path, body=STREAM_BODY, headers=headers)
+        connection.request("POST", path, body=STREAM_BODY if streamed else BODY, headers=headers)
         response = connection.getresponse()
-        response.read1(1)
+        if streamed:
+            response.read1(1)
         times.append(time.perf_counter() - start)
         response.read()
     connection.close()
@@ -114,8 +107,10 @@ def run(hub_url: str, token: str, up_port: int, n: int, rounds: int) -> None:
     for _ in range(rounds):
         direct += timed_calls(up_port, "/api/chat", plain, n // rounds)
         through += timed_calls(hub_port, "/ollama/api/chat", auth, n // rounds)
-        ttfb_direct += first_byte(up_port, "/api/chat", plain, n // (rounds * 4))
-        ttfb_through += first_byte(hub_port, "/ollama/api/chat", auth, n // (rounds * 4))
+        ttfb_direct += timed_calls(up_port, "/api/chat", plain, n // (rounds * 4), streamed=True)
+        ttfb_through += timed_calls(
+            hub_port, "/ollama/api/chat", auth, n // (rounds * 4), streamed=True
+        )
     rates_direct, rates_through = [], []
     for _ in range(3):
         rates_direct.append(

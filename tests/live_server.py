@@ -52,36 +52,44 @@ def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:
 
 
 @contextmanager
+def wfhub_process(
+    args: list[str], env: dict[str, str], log_path: Path, ready_url: str, seconds: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`wfhub ARGS` in a subprocess, yielded once `ready_url` answers 200; stopped after."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wfhub", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"wfhub {' '.join(args)} exited: {log_path.read_text()}")
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{ready_url} did not answer within {seconds:g} s")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def live_server(home: Path, database_url: str, **settings: str) -> Iterator[LiveServer]:
     """`wfhub serve` on a free port; `settings` become `WFHUB_<NAME>` variables."""
     port = free_port()
     env = server_env(home, database_url, port)
     env.update({f"WFHUB_{k.upper()}": v for k, v in settings.items()})
-    log = (home.parent / f"serve-{port}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wfhub", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"wfhub serve exited: {(home.parent / log.name).read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("wfhub serve did not answer /health within 30 s")
-            time.sleep(0.1)
+    with wfhub_process(["serve"], env, home.parent / f"serve-{port}.log", f"{url}/health"):
         token = (home / "token").read_text().strip()
         yield LiveServer(url=url, token=token, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import free_port
-from tests.live_server import server_env
+from tests.live_server import server_env, wfhub_process
 from wfhub.config import Settings
 from wfhub.llm.catalog import CATALOG, TEST_MODEL
 from wfhub.llm.install import is_installed, marker_path
@@ -47,33 +42,7 @@ def model_server(home: Path, **settings: str) -> Iterator[str]:
     port = free_port()
     env = server_env(home, f"sqlite:///{home / 'unused.db'}", free_port())
     env.update(WFHUB_LLM_PORT=str(port), **{f"WFHUB_{k.upper()}": v for k, v in settings.items()})
-    log_path = home.parent / f"llm-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wfhub", "llm", "serve"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"wfhub llm serve exited: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/api/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("wfhub llm serve did not answer within 60 s")
-            time.sleep(0.1)
+    log_path = home.parent / f"llm-{port}.log"
+    with wfhub_process(["llm", "serve"], env, log_path, f"{url}/api/version"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -68,6 +68,9 @@ def test_clients_work_through_the_gateway(hub: LiveServer) -> None:
             options={"num_predict": 5},
         )
         assert reply.eval_count
+        with pytest.raises(ollama.ResponseError) as unknown:
+            client.chat(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+        assert unknown.value.status_code == 404  # the embedded server's answer, passed through
     with openai.OpenAI(base_url=f"{hub.url}/v1", api_key=hub.token) as api:
         answer = api.chat.completions.create(
             model=TEST_MODEL, messages=[{"role": "user", "content": "Say hi."}], max_tokens=5

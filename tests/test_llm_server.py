@@ -231,7 +231,7 @@ def test_client_disconnect_frees_the_slot(llm_url: str) -> None:
     assert quick.json()["done"]
 
 
-def test_requests_queue_for_the_slot(client: ollama.Client) -> None:
+def test_concurrent_requests_share_one_slot(client: ollama.Client) -> None:
     results: list[int] = []
 
     def ask() -> None:
