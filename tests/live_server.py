@@ -45,6 +45,7 @@ def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:
         WFHUB_HOME=str(home),
         DATABASE_URL=database_url,
         WFHUB_PORT=str(port),
+        WFHUB_LLM_PORT=str(free_port()),  # never the default 11435 a real server may hold
         COLUMNS="200",
         NO_COLOR="1",
     )

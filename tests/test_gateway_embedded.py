@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import ollama
@@ -49,14 +50,16 @@ def wait_for_model_server(server: LiveServer) -> None:
 
 
 def model_server_pid(server: LiveServer) -> int:
-    port = server.env["WFHUB_LLM_PORT"]
-    found = subprocess.run(
-        ["pgrep", "-f", f"wfhub llm serve --port {port}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(found.stdout.split()[0])
+    """The pid of the server's model-server child, once it has been started."""
+    pattern = f"wfhub llm serve --port {server.env['WFHUB_LLM_PORT']}"
+    for _ in range(100):
+        found = subprocess.run(
+            ["pgrep", "-f", pattern], check=False, capture_output=True, text=True
+        )
+        if found.stdout.strip():
+            return int(found.stdout.split()[0])
+        time.sleep(0.1)
+    raise AssertionError("wfhub serve started no model server")
 
 
 def test_clients_work_through_the_gateway(hub: LiveServer) -> None:
@@ -105,3 +108,25 @@ def test_a_killed_model_server_is_restarted(hub: LiveServer) -> None:
     time.sleep(0.5)
     wait_for_model_server(hub)
     assert model_server_pid(hub) != first
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_the_model_server_goes_with_wfhub_serve(
+    stop: signal.Signals, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    home = tmp_path_factory.mktemp("orphan") / "home"
+    with live_server(home, f"sqlite:///{home.parent / 'hub.db'}") as server:
+        child = model_server_pid(server)
+        os.kill(_serve_pid(child), stop)
+        for _ in range(100):
+            if not Path(f"/proc/{child}").exists():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the model server outlived wfhub serve after {stop.name}")
+
+
+def _serve_pid(child: int) -> int:
+    """The `wfhub serve` process that started `child`."""
+    status = Path(f"/proc/{child}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])

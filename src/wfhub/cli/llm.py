@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from typing import Annotated
 
 import typer
@@ -22,6 +26,7 @@ from wfhub.llm.catalog import CATALOG, lookup
 from wfhub.llm.install import ModelFileError, install, marker_path, verify
 from wfhub.llm.registry import local_models
 
+PARENT_POLL_SECONDS = 1.0
 llm_app = typer.Typer(help="Local models and the embedded model server.", no_args_is_help=True)
 
 
@@ -94,15 +99,33 @@ def list_models() -> None:
     console.print(table)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Shut down gracefully once `parent` is gone. `wfhub serve` cannot always stop its child
+    itself: uvicorn re-raises SIGTERM/SIGINT after its shutdown, which ends the process
+    before any cleanup of ours runs, and SIGKILL allows none at all."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 @llm_app.command("serve")
 def serve_llm(
     host: Annotated[str, typer.Option(help="Bind address (loopback only).")] = "127.0.0.1",
     port: Annotated[
         int | None, typer.Option(min=1, max=65535, help="Port (WFHUB_LLM_PORT).")
     ] = None,
+    exit_with: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop when this parent process is gone.")
+    ] = None,
 ) -> None:
     """Run the embedded Ollama-compatible model server on its own."""
     settings = load_settings(llm_port=port)
+    if exit_with is not None:
+        _exit_with_parent(exit_with)
     if not is_loopback_host(host):
         err.print(
             f"[red]refusing to bind {host}[/red]: the model server has no authentication; "

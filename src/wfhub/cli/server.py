@@ -79,7 +79,10 @@ def _embedded_model_server(settings: Settings) -> ChildSupervisor | None:
         return None
     env = {k: v for k, v in os.environ.items()}
     env["WFHUB_HOME"] = str(settings.home_dir)
-    command = [sys.executable, "-m", "wfhub", "llm", "serve", "--port", str(settings.llm_port)]
+    command = [
+        sys.executable, "-m", "wfhub", "llm", "serve",
+        "--port", str(settings.llm_port), "--exit-with", str(os.getpid()),
+    ]  # fmt: skip
     supervisor = ChildSupervisor(command, env, settings.home_dir / "logs" / "model-server.log")
     supervisor.start()
     console.print(f"embedded model server on http://127.0.0.1:{settings.llm_port}")
