@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from wfhub.llm import tool_calls
+from wfhub.llm import openai_api, tool_calls
 from wfhub.llm.catalog import CatalogModel, lookup
 from wfhub.llm.durations import FOREVER, parse_duration
 from wfhub.llm.install import ModelFileError, assemble, marker_path, verify
@@ -138,3 +141,41 @@ def test_durations(value: str | float, seconds: float) -> None:
 def test_bad_durations(value: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(value)
+
+
+async def test_openai_stream_sends_text_tool_calls_as_tool_calls() -> None:
+    """llama.cpp leaves a fenced JSON call in `content`; the SSE stream turns it into a
+    `tool_calls` delta in the last chunk and keeps the prose before it."""
+    pieces = [
+        "Sure.",
+        " ```json\n",
+        '{"name": "get_weather", ',
+        '"arguments": {"city": "Oslo"}}',
+        "\n```",
+    ]
+
+    async def runtime_chunks() -> AsyncIterator[tuple[dict[str, Any], float]]:
+        for piece in pieces:
+            yield (
+                {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]},
+                0.0,
+            )
+        yield {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, 0.0
+        yield {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 5}}, 0.0
+
+    payload = {"model": "m", "tools": [{"type": "function", "function": {"name": "get_weather"}}]}
+    events = [e async for e in openai_api.sse(runtime_chunks(), payload)]
+    assert events[-1] == b"data: [DONE]\n\n"
+    chunks = [json.loads(e.removeprefix(b"data: ")) for e in events[:-1]]
+    assert all(c["model"] == "m" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.strip() == "Sure."
+    (last,) = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert last["finish_reason"] == "tool_calls"
+    (call,) = last["delta"]["tool_calls"]
+    assert (call["index"], call["type"], call["function"]["name"]) == (0, "function", "get_weather")
+    assert json.loads(call["function"]["arguments"]) == {"city": "Oslo"}
+    assert chunks[-1]["usage"]["completion_tokens"] == 5
+    # without declared tools the same text is just text
+    plain = [e async for e in openai_api.sse(runtime_chunks(), {"model": "m"})]
+    assert b"tool_calls" not in b"".join(plain)

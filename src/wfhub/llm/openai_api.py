@@ -42,10 +42,53 @@ def runtime_body(payload: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-async def sse(chunks: AsyncIterator[tuple[Chunk, float]], model: str) -> AsyncIterator[bytes]:
+def _event(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+async def sse(
+    chunks: AsyncIterator[tuple[Chunk, float]], payload: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """Server-sent events; a tool call the model wrote as text (when llama.cpp did not parse
+    it) is held back from `content` and sent as `tool_calls` in the last chunk."""
+    model = payload["model"]
+    held = tool_calls.StreamFilter(_tool_names(payload))
     async for chunk, _ in chunks:
-        yield b"data: " + json.dumps({**chunk, "model": model}).encode() + b"\n\n"
+        choices = chunk.get("choices") or []
+        if not choices:  # the usage chunk
+            yield _event({**chunk, "model": model})
+            continue
+        choice = choices[0]
+        delta = dict(choice.get("delta") or {})
+        if delta.get("content"):
+            delta["content"] = held.feed(delta["content"])
+        finish = choice.get("finish_reason")
+        if finish:
+            rest, calls = held.finish()
+            if rest:
+                delta["content"] = (delta.get("content") or "") + rest
+            if calls and not delta.get("tool_calls"):
+                delta["tool_calls"] = [
+                    {"index": n, **call} for n, call in enumerate(_openai_calls(calls))
+                ]
+                finish = "tool_calls"
+        changed = {**choice, "delta": delta, "finish_reason": finish}
+        yield _event({**chunk, "model": model, "choices": [changed]})
     yield b"data: [DONE]\n\n"
+
+
+def _openai_calls(calls: list[tool_calls.ToolCall]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {
+                "name": call["function"]["name"],
+                "arguments": json.dumps(call["function"]["arguments"]),
+            },
+        }
+        for call in calls
+    ]
 
 
 def _tool_names(payload: dict[str, Any]) -> set[str]:
@@ -68,17 +111,7 @@ def completion(collected: list[tuple[Chunk, float]], payload: dict[str, Any]) ->
     message: dict[str, Any] = {"role": "assistant", "content": content or None}
     finish = reply.done_reason
     if calls:
-        message["tool_calls"] = [
-            {
-                "id": f"call_{uuid.uuid4().hex[:24]}",
-                "type": "function",
-                "function": {
-                    "name": call["function"]["name"],
-                    "arguments": json.dumps(call["function"]["arguments"]),
-                },
-            }
-            for call in calls
-        ]
+        message["tool_calls"] = _openai_calls(calls)
         finish = "tool_calls"
     usage = reply.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     return {

@@ -258,7 +258,7 @@ def create_llm_app(settings: Settings, factory: RuntimeFactory = XllamacppRuntim
         )
         if payload.get("stream"):
             return StreamingResponse(
-                openai_api.sse(chunks, payload["model"]), media_type="text/event-stream"
+                openai_api.sse(chunks, payload), media_type="text/event-stream"
             )
         collected = await until_disconnect(request, chunks)
         return JSONResponse(openai_api.completion(collected, payload))
