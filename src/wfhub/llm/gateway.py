@@ -31,7 +31,7 @@ from wfhub.errors import (
     UpstreamUnavailable,
     WfhubError,
 )
-from wfhub.llm import gateway_stats
+from wfhub.llm import gateway_stats, latency
 from wfhub.llm.backends import Backend, BackendPool
 from wfhub.llm.ledger import LedgerWriter
 from wfhub.security.auth import authenticate
@@ -81,6 +81,7 @@ class Exchange:
 
     def row(self) -> dict[str, Any]:
         stats = {k: v for k, v in self.stats.items() if k != "upstream_error"}
+        total_ms = round((time.perf_counter() - self.started) * 1000, 3)
         return {
             "created_at": datetime.now(UTC),
             "backend": self.backend,
@@ -94,7 +95,8 @@ class Exchange:
             "load_ms": stats.get("load_ms"),
             "prompt_ms": stats.get("prompt_ms"),
             "eval_ms": stats.get("eval_ms"),
-            "total_ms": round((time.perf_counter() - self.started) * 1000, 3),
+            "total_ms": total_ms,
+            "latency_bucket": latency.bucket(total_ms),
             "ttfb_ms": None if self.ttfb is None else round(self.ttfb * 1000, 3),
             "request_bytes": self.request_bytes,
             "response_bytes": self.response_bytes,

@@ -1,7 +1,8 @@
 """Writes the LLM request ledger off the request path, in batches.
 
 `record()` only appends to a bounded in-memory buffer; a background task inserts what has
-gathered every `FLUSH_SECONDS` (or sooner when `BATCH` rows wait). A failing or slow database
+gathered every `FLUSH_SECONDS` (or sooner when `BATCH` rows wait), and adds it to the daily
+usage rows (`rollup.py`) in the same transaction. A failing or slow database
 never blocks forwarding: rows stay buffered and the insert is retried with backoff. If the
 buffer ever fills (the database down for a long time under heavy load) the oldest rows are
 dropped and counted in `dropped`. `close()` flushes everything before shutdown.
@@ -16,8 +17,10 @@ from collections import deque
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from wfhub.db import Database
+from wfhub.llm import rollup
 from wfhub.models import LlmRequest
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,7 @@ BATCH = 500
 BUFFER_LIMIT = 100_000
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_SECONDS = 15.0
+WRITE_ATTEMPTS = 5
 
 
 class LedgerWriter:
@@ -57,12 +61,24 @@ class LedgerWriter:
         while self._rows:
             batch = [self._rows.popleft() for _ in range(min(BATCH, len(self._rows)))]
             try:
-                async with self._database.unit_of_work() as session:
-                    await session.execute(insert(LlmRequest), batch)
+                await self._write(batch)
             except BaseException:
                 self._rows.extendleft(reversed(batch))  # keep them for the next try
                 raise
             self.written += len(batch)
+
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Insert `batch` and add it to the daily usage in one transaction; a usage row
+        changed by another writer meanwhile makes the whole transaction retry."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with self._database.unit_of_work() as session:
+                    await session.execute(insert(LlmRequest), batch)
+                    await rollup.apply(session, rollup.tally_rows(batch))
+                return
+            except (rollup.StaleUsage, IntegrityError):
+                if attempt == WRITE_ATTEMPTS:
+                    raise
 
     async def _run(self) -> None:
         backoff = FLUSH_SECONDS

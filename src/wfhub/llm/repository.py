@@ -1,24 +1,25 @@
-"""Ledger queries: filtered pages and usage aggregates, computed in SQL.
+"""Ledger queries: filtered pages, and usage aggregates.
 
-Percentiles use the nearest-rank method with window functions, which both SQLite and
-PostgreSQL run, so the two databases report the same figures.
+Usage sums come from SQL (`llm_usage_daily` rows, or `GROUP BY` over the ledger); latency
+percentiles come from the summed histograms (`latency.py`, within 1 % of the exact value),
+the same way on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, case, cast, func, select
+from sqlalchemy import Date, Integer, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from wfhub.llm import rollup
+from wfhub.llm.latency import Tally
 from wfhub.llm.schemas import GroupBy, UsageRow
-from wfhub.models import LlmRequest
-
-PERCENTILES = (0.50, 0.95, 0.99)
+from wfhub.models import LlmRequest, LlmUsageDaily
 
 
 @dataclass(frozen=True)
@@ -67,47 +68,120 @@ def _group_key(group_by: GroupBy, dialect: str) -> ColumnElement[Any]:
     return getattr(LlmRequest, column[group_by])  # type: ignore[no-any-return]
 
 
-async def usage(session: AsyncSession, where: LedgerFilter, group_by: GroupBy) -> list[UsageRow]:
-    dialect = session.get_bind().dialect.name
-    key = _group_key(group_by, dialect).label("key")
-    ranked = (
-        select(
-            key,
-            LlmRequest.total_ms,
-            LlmRequest.prompt_tokens,
-            LlmRequest.completion_tokens,
-            LlmRequest.outcome,
-            func.row_number().over(partition_by=key, order_by=LlmRequest.total_ms).label("rn"),
-            func.count().over(partition_by=key).label("n"),
-        )
-        .where(*where.conditions())
-        .subquery()
-    )
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
-    def percentile(p: float) -> ColumnElement[Any]:
-        return func.min(case((ranked.c.rn >= ranked.c.n * p, ranked.c.total_ms)))
 
+def split_days(where: LedgerFilter) -> tuple[date | None, date | None, list[LedgerFilter]]:
+    """The UTC days wholly inside the filter's time range (first, end: days `first <= d <
+    end`, None = unbounded) and the filters for the partial days at either edge."""
+    since, until = where.since, where.until
+    first = None if since is None else since.astimezone(UTC).date()
+    if since is not None and first is not None and since > _midnight(first):
+        first += timedelta(days=1)
+    end = None if until is None else until.astimezone(UTC).date()
+    if first is not None and end is not None and first >= end:  # all inside one day
+        return first, first, [where]
+    edges = []
+    if since is not None and first is not None and since < _midnight(first):
+        edges.append(replace(where, until=_midnight(first)))
+    if until is not None and end is not None and until > _midnight(end):
+        edges.append(replace(where, since=_midnight(end)))
+    return first, end, edges
+
+
+async def _from_ledger(
+    session: AsyncSession, where: LedgerFilter, group_by: GroupBy
+) -> dict[Any, Tally]:
+    key = _group_key(group_by, session.get_bind().dialect.name).label("key")
     query = (
         select(
-            ranked.c.key,
+            key,
+            LlmRequest.latency_bucket,
             func.count(),
-            func.sum(cast(ranked.c.outcome != "ok", Integer)),
-            func.coalesce(func.sum(ranked.c.prompt_tokens), 0),
-            func.coalesce(func.sum(ranked.c.completion_tokens), 0),
-            *(percentile(p) for p in PERCENTILES),
+            func.sum(cast(LlmRequest.outcome != "ok", Integer)),
+            func.coalesce(func.sum(LlmRequest.prompt_tokens), 0),
+            func.coalesce(func.sum(LlmRequest.completion_tokens), 0),
         )
-        .group_by(ranked.c.key)
-        .order_by(func.count().desc())
+        .where(*where.conditions())
+        .group_by(key, LlmRequest.latency_bucket)
     )
+    groups: dict[Any, Tally] = {}
+    for value, bucket, count, errors, prompt, completion in await session.execute(query):
+        tally = groups.setdefault(str(value) if group_by == "day" else value, Tally())
+        tally.requests += count
+        tally.errors += errors or 0
+        tally.prompt_tokens += prompt
+        tally.completion_tokens += completion
+        tally.histogram.add_count(bucket, count)
+    return groups
+
+
+def _daily_query(
+    where: LedgerFilter, first: date | None, end: date | None
+) -> Select[*tuple[Any, ...]]:
+    query = select(
+        LlmUsageDaily.day,
+        LlmUsageDaily.model,
+        LlmUsageDaily.project_id,
+        LlmUsageDaily.task_id,
+        LlmUsageDaily.run_id,
+        LlmUsageDaily.requests,
+        LlmUsageDaily.errors,
+        LlmUsageDaily.prompt_tokens,
+        LlmUsageDaily.completion_tokens,
+        LlmUsageDaily.latency_histogram,
+    )
+    if first is not None:
+        query = query.where(LlmUsageDaily.day >= first)
+    if end is not None:
+        query = query.where(LlmUsageDaily.day < end)
+    if where.model is not None:
+        query = query.where(LlmUsageDaily.model == where.model)
+    for name in ("project_id", "task_id", "run_id"):
+        if getattr(where, name) is not None:
+            query = query.where(getattr(LlmUsageDaily, name) == getattr(where, name))
+    return query
+
+
+async def _from_daily(
+    session: AsyncSession, where: LedgerFilter, group_by: GroupBy
+) -> dict[Any, Tally]:
+    first, end, edges = split_days(where)
+    query = _daily_query(where, first, end)
+    groups: dict[Any, Tally] = {}
+    for row in await session.execute(query):
+        if group_by == "day":
+            value: Any = row.day.isoformat()
+        elif group_by == "model":
+            value = row.model
+        else:
+            value = getattr(row, f"{group_by}_id") or None  # NONE (0) -> null
+        if value in groups:
+            groups[value].add(rollup.as_tally(row))
+        else:
+            groups[value] = rollup.as_tally(row)
+    for edge in edges:
+        for value, tally in (await _from_ledger(session, edge, group_by)).items():
+            groups.setdefault(value, Tally()).add(tally)
+    return groups
+
+
+async def usage(session: AsyncSession, where: LedgerFilter, group_by: GroupBy) -> list[UsageRow]:
+    """From the daily usage rows for the whole UTC days in the range, plus the ledger rows of
+    the partial days at its edges."""
+    groups = await _from_daily(session, where, group_by)
+    ordered = sorted(groups.items(), key=lambda item: (-item[1].requests, str(item[0])))
     rows = []
-    for key_value, count, errors, prompt, completion, p50, p95, p99 in await session.execute(query):
+    for value, tally in ordered:
+        p50, p95, p99 = tally.histogram.percentiles(0.50, 0.95, 0.99)
         rows.append(
             UsageRow(
-                key=str(key_value) if group_by == "day" and key_value is not None else key_value,
-                requests=count,
-                errors=errors or 0,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
+                key=value,
+                requests=tally.requests,
+                errors=tally.errors,
+                prompt_tokens=tally.prompt_tokens,
+                completion_tokens=tally.completion_tokens,
                 latency_p50_ms=p50,
                 latency_p95_ms=p95,
                 latency_p99_ms=p99,

@@ -2,6 +2,7 @@
 
 from wfhub.models.base import Base
 from wfhub.models.llm_request import LlmRequest
+from wfhub.models.llm_usage import LlmUsageDaily
 from wfhub.models.node import NodeType, TaskNode
 from wfhub.models.project import Environment, Project
 from wfhub.models.run import RunEvent, RunStatus, TaskRun
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "Environment",
     "LlmRequest",
+    "LlmUsageDaily",
     "NodeType",
     "Project",
     "RunEvent",

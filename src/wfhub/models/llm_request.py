@@ -38,6 +38,8 @@ class LlmRequest(Base):
     prompt_ms: Mapped[float | None] = mapped_column(Float)
     eval_ms: Mapped[float | None] = mapped_column(Float)
     total_ms: Mapped[float] = mapped_column(Float)
+    latency_bucket: Mapped[int]
+    """`total_ms` as a histogram bucket (`wfhub.llm.latency.bucket`)."""
     ttfb_ms: Mapped[float | None] = mapped_column(Float)
     request_bytes: Mapped[int]
     response_bytes: Mapped[int]
