@@ -39,6 +39,9 @@ bench: setup
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.workspace
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.ledger
+	$(BIN)/wfhub llm install
+	$(BIN)/python -m bench.llm
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,7 @@
 """A minimal keep-alive HTTP/1.1 server answering Ollama's /api/chat at once, for
 `bench/gateway.py`: as little work as possible, so what the bench measures is the gateway.
+A streamed request with `"gap_ms": G, "chunks": N` in its body is answered like a model
+generating: N chunks, G milliseconds apart.
 
 Run: python -m bench.fast_upstream PORT
 """
@@ -7,6 +9,7 @@ Run: python -m bench.fast_upstream PORT
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 ONE = (
@@ -35,10 +38,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                     length = int(line.split(b":")[1])
             body = await reader.readexactly(length) if length else b""
             if b'"stream": true' in body or b'"stream":true' in body:
+                pace = json.loads(body) if b'"gap_ms"' in body else {}
+                gap = pace.get("gap_ms", 0) / 1000
                 writer.write(CHUNKED_HEAD)
-                for _ in range(20):
+                for _ in range(pace.get("chunks", 20)):
                     writer.write(b"%x\r\n%s\r\n" % (len(PIECE), PIECE))
                     await writer.drain()
+                    if gap:
+                        await asyncio.sleep(gap)
                 writer.write(b"%x\r\n%s\n\r\n0\r\n\r\n" % (len(ONE) + 1, ONE))
             elif b"/api/tags" in head:
                 writer.write(_json(TAGS))
