@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from wfhub.config import normalize_database_url
 from wfhub.db import Database, create_engine
@@ -113,6 +113,8 @@ async def test_usage_from_daily_rows_matches_the_ledger(database: Database) -> N
         writer.record(row)
     await writer.flush()
     async with database.unit_of_work(write=False) as session:
+        if database.dialect == "postgresql":  # days are UTC days whatever the session's zone
+            await session.execute(text("SET TIME ZONE 'America/Los_Angeles'"))
         daily = await session.scalar(select(func.count()).select_from(LlmUsageDaily))
         keys = {(r["created_at"].date(), r["model"], r["project_id"], r["task_id"]) for r in rows}
         assert daily == len(keys)

@@ -34,6 +34,7 @@ from wfhub.errors import (
 from wfhub.llm import gateway_stats, latency
 from wfhub.llm.backends import Backend, BackendPool
 from wfhub.llm.ledger import LedgerWriter
+from wfhub.schemas import INT32_MAX
 from wfhub.security.auth import authenticate
 from wfhub.security.guard import GATEWAY_PREFIXES, send_json_error
 from wfhub.security.redact import redact
@@ -126,8 +127,9 @@ def _context(scope: Scope) -> dict[str, int]:
         name = CONTEXT_HEADERS.get(key)
         if name is not None:
             text = value.decode("latin-1").strip()
-            if not text.isdigit() or len(text) > 12:
-                raise InvalidInput(f"{key.decode()} must be a positive integer id")
+            # An id the ledger's integer columns cannot hold would fail every batch insert.
+            if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= INT32_MAX:
+                raise InvalidInput(f"{key.decode()} must be an id from 1 to {INT32_MAX}")
             found[name] = int(text)
     return found
 

@@ -63,7 +63,8 @@ def _group_key(group_by: GroupBy, dialect: str) -> ColumnElement[Any]:
     if group_by == "day":
         if dialect == "sqlite":
             return func.date(LlmRequest.created_at)
-        return cast(LlmRequest.created_at, Date)
+        # UTC days, like the daily usage rows, whatever the session's time zone
+        return cast(func.timezone("UTC", LlmRequest.created_at), Date)
     column = {"model": "model", "project": "project_id", "task": "task_id", "run": "run_id"}
     return getattr(LlmRequest, column[group_by])  # type: ignore[no-any-return]
 
