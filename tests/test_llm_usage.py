@@ -185,15 +185,22 @@ async def test_migration_fills_daily_usage_from_an_existing_ledger(
     try:
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0003"))
-            old = [ledger_row(DAY + timedelta(hours=h), 10.0 * (h + 1)) for h in range(30)]
+            # 12,000 rows, 12 s apart: more than one backfill chunk, over two days
+            old = [ledger_row(DAY + timedelta(seconds=12 * i), 1.0 + i) for i in range(12_000)]
             for row in old:
                 row.pop("latency_bucket")
             await conn.execute(insert(LlmRequest), old)
         await upgrade_database(engine)
         async with Database(engine).unit_of_work(write=False) as session:
-            buckets = (await session.scalars(select(LlmRequest.latency_bucket))).all()
-            assert sorted(buckets) == sorted(latency.bucket(10.0 * (h + 1)) for h in range(30))
+            found = await session.execute(select(LlmRequest.total_ms, LlmRequest.latency_bucket))
+            assert {ms: b for ms, b in found} == {
+                1.0 + i: latency.bucket(1.0 + i) for i in range(12_000)
+            }
             days = {u.key: u.requests for u in await usage(session, LedgerFilter(), "day")}
-            assert days == {"2026-03-10": 24, "2026-03-11": 6}
+            assert days == {"2026-03-10": 7200, "2026-03-11": 4800}
+            (whole,) = await usage(session, LedgerFilter(), "model")
+            assert whole.latency_p99_ms == pytest.approx(
+                nearest_rank([1.0 + i for i in range(12_000)], 0.99), rel=0.0101
+            )
     finally:
         await engine.dispose()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from wfhub.llm import latency, rollup
+from wfhub.llm.latency import Tally
 from wfhub.models.base import UTCDateTime
 
 revision: str = "0004"
@@ -20,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 ID_COLUMNS = ("project_id", "task_id", "run_id")
 USAGE_COLUMNS = ("requests", "errors", "prompt_tokens", "completion_tokens")
+BACKFILL_CHUNK = 10_000
 
 
 def upgrade() -> None:
@@ -71,17 +73,31 @@ def _backfill(usage: sa.Table) -> None:
         ),
     )
     bind = op.get_bind()
-    rows = [dict(r._mapping) for r in bind.execute(sa.select(requests))]
-    for row in rows:
-        row["latency_bucket"] = latency.bucket(row["total_ms"])
-    if not rows:
+    usage_rows: dict[rollup.Key, Tally] = {}
+    last_id = 0
+    while True:  # in chunks, so a large ledger never sits in memory at once
+        chunk = bind.execute(
+            sa.select(requests)
+            .where(requests.c.id > last_id)
+            .order_by(requests.c.id)
+            .limit(BACKFILL_CHUNK)
+        )
+        rows = [dict(r._mapping) for r in chunk]
+        if not rows:
+            break
+        last_id = rows[-1]["id"]
+        for row in rows:
+            row["latency_bucket"] = latency.bucket(row["total_ms"])
+        bind.execute(
+            requests.update()
+            .where(requests.c.id == sa.bindparam("row_id"))
+            .values(latency_bucket=sa.bindparam("bucket")),
+            [{"row_id": r["id"], "bucket": r["latency_bucket"]} for r in rows],
+        )
+        for key, tally in rollup.tally_rows(rows).items():
+            usage_rows.setdefault(key, Tally()).add(tally)
+    if not usage_rows:
         return
-    bind.execute(
-        requests.update()
-        .where(requests.c.id == sa.bindparam("row_id"))
-        .values(latency_bucket=sa.bindparam("bucket")),
-        [{"row_id": r["id"], "bucket": r["latency_bucket"]} for r in rows],
-    )
     bind.execute(
         usage.insert(),
         [
@@ -98,7 +114,7 @@ def _backfill(usage: sa.Table) -> None:
                 "latency_histogram": tally.histogram.to_json(),
                 "version": 1,
             }
-            for (day, model, project_id, task_id, run_id), tally in rollup.tally_rows(rows).items()
+            for (day, model, project_id, task_id, run_id), tally in usage_rows.items()
         ],
     )
 
