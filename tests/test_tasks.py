@@ -205,4 +205,4 @@ async def test_tree_query_count_is_constant(
     await grow(60)
     large = await count_tree_queries()
     assert small == large
-    assert large == 4  # project check, count, page of roots, one recursive CTE
+    assert large == 4  # task version, count, page of roots, one recursive CTE

@@ -26,6 +26,7 @@ from wfhub.security.guard import GuardMiddleware, HostPolicy
 from wfhub.tasks import attachments
 from wfhub.tasks.details_endpoints import router as task_details_router
 from wfhub.tasks.endpoints import router as tasks_router
+from wfhub.tasks.tree_cache import TreeCache
 from wfhub.workflows.endpoints import router as nodes_router
 from wfhub.workspace.endpoints import router as workspace_router
 from wfhub.workspace.git_endpoints import router as workspace_git_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.credential_cache = CredentialCache()
     app.state.badge_cache = BadgeCache()
+    app.state.tree_cache = TreeCache()
     app.state.backend_pool = BackendPool(configured_backends(settings))
     if database is not None:
         app.state.database = database

@@ -28,7 +28,7 @@ OptionalId = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
 ModelName = Annotated[str | None, Query(min_length=1, max_length=300)]
 
 
-def _filter(
+async def _filter(
     model: ModelName = None,
     project_id: OptionalId = None,
     task_id: OptionalId = None,

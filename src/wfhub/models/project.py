@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wfhub.models.base import Base, Timestamped, enum_column
@@ -26,3 +26,6 @@ class Project(Timestamped, Base):
         enum_column(Environment, "environment"), default=Environment.local
     )
     description: Mapped[str] = mapped_column(Text, default="")
+    # Bumped by database triggers on any change to the project's tasks (migration 0005);
+    # the task tree cache compares it. Never written by the application.
+    tasks_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

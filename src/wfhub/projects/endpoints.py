@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from wfhub.db import SessionDep
+from wfhub.db import DatabaseDep, SessionDep
 from wfhub.deps import SettingsDep
 from wfhub.errors import ERROR_RESPONSES
 from wfhub.projects import service
 from wfhub.projects.schemas import ProjectCreate, ProjectCreateRequest, ProjectRead, ProjectUpdate
+from wfhub.responses import model_response
 from wfhub.schemas import IdPath, Limit, Offset, Page, SearchText
 from wfhub.security.auth import AuthDep
 from wfhub.workspace import service as workspace
@@ -44,8 +45,10 @@ async def create_project(
 
 
 @router.get("/{project_id}", response_model=ProjectRead)
-async def get_project(project_id: IdPath, session: SessionDep) -> ProjectRead:
-    return ProjectRead.model_validate(await service.get(session, project_id))
+async def get_project(project_id: IdPath, database: DatabaseDep) -> Response:
+    async with database.reader() as connection:
+        project = await service.read(connection, project_id)
+    return model_response(project)
 
 
 @router.put("/{project_id}", response_model=ProjectRead)

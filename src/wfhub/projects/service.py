@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wfhub.errors import Conflict, HasChildren, NotFound
 from wfhub.models import Project, Task
-from wfhub.projects.schemas import ProjectCreate, ProjectUpdate
+from wfhub.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from wfhub.tasks import attachments
+
+_BY_ID = select(*Project.__table__.c).where(Project.id == bindparam("id"))
 
 
 def _slug(name: str) -> str:
@@ -28,6 +30,14 @@ async def get(session: AsyncSession, project_id: int) -> Project:
     if project is None:
         raise NotFound(f"project {project_id} does not exist")
     return project
+
+
+async def read(connection: AsyncConnection, project_id: int) -> ProjectRead:
+    """The project as returned by the API (one statement, no session), or NotFound."""
+    row = (await connection.execute(_BY_ID, {"id": project_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"project {project_id} does not exist")
+    return ProjectRead.model_validate(row)
 
 
 async def list_page(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from wfhub.db import SessionDep
+from wfhub.db import DatabaseDep, SessionDep
 from wfhub.deps import SettingsDep
 from wfhub.errors import ERROR_RESPONSES, InvalidInput
 from wfhub.models import TaskStatus
+from wfhub.responses import JSON, etag_matches, model_response
 from wfhub.schemas import INT32_MAX, IdPath, Limit, Offset, Page, SearchText
 from wfhub.security.auth import AuthDep
 from wfhub.tasks import service
 from wfhub.tasks.schemas import SubtaskCreate, TaskCreate, TaskRead, TaskTree, TaskUpdate
 from wfhub.tasks.service import ROOT, TaskFilter
+from wfhub.tasks.tree_cache import TreeCache
 
 router = APIRouter(tags=["tasks"], dependencies=[AuthDep], responses=ERROR_RESPONSES)
 
@@ -38,11 +40,20 @@ def _parent(value: str | None) -> int | str | None:
     return number
 
 
-@router.get("/tasks/{project_id}/tasks", response_model=Page[TaskTree] | Page[TaskRead])
-@router.get("/projects/{project_id}/tasks", response_model=Page[TaskTree] | Page[TaskRead])
+@router.get(
+    "/tasks/{project_id}/tasks",
+    response_model=Page[TaskTree] | Page[TaskRead],
+    responses={304: {"description": "The tree is unchanged since the ETag sent."}},
+)
+@router.get(
+    "/projects/{project_id}/tasks",
+    response_model=Page[TaskTree] | Page[TaskRead],
+    responses={304: {"description": "The tree is unchanged since the ETag sent."}},
+)
 async def list_tasks(
     project_id: IdPath,
     session: SessionDep,
+    request: Request,
     tree: Tree = False,
     status: TaskStatus | None = None,
     parent: ParentFilter = None,
@@ -50,15 +61,19 @@ async def list_tasks(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[TaskRead] | Response:
-    """The project's tasks; with `tree=true` a page of roots with nested subtasks."""
+    """The project's tasks; with `tree=true` a page of roots with nested subtasks.
+
+    Trees carry an `ETag`; sending it back in `If-None-Match` gets 304 while no task of the
+    project has changed."""
     filters = TaskFilter(status=status, parent=_parent(parent), q=q)
     if tree:
-        roots, total = await service.tree_page(
-            session, project_id, filters, limit=limit, offset=offset
-        )
-        # Already in the TaskTree shape; returning a Response skips re-validating every node.
-        page = {"items": roots, "total": total, "limit": limit, "offset": offset}
-        return Response(service.tree_json(page), media_type="application/json")
+        stamp = await service.tree_stamp(session, project_id)
+        headers = {"ETag": stamp.etag, "Cache-Control": "no-cache"}
+        if etag_matches(request.headers.get("if-none-match"), stamp.etag):
+            return Response(status_code=304, headers=headers)
+        cache: TreeCache = request.app.state.tree_cache
+        body = await service.tree_json(session, cache, stamp, filters, limit=limit, offset=offset)
+        return Response(body, media_type=JSON, headers=headers)
     items, total = await service.list_page(session, project_id, filters, limit=limit, offset=offset)
     return Page[TaskRead](
         items=[TaskRead.model_validate(t) for t in items], total=total, limit=limit, offset=offset
@@ -72,8 +87,10 @@ async def create_task(project_id: IdPath, body: TaskCreate, session: SessionDep)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead)
-async def get_task(task_id: IdPath, session: SessionDep) -> TaskRead:
-    return TaskRead.model_validate(await service.get(session, task_id))
+async def get_task(task_id: IdPath, database: DatabaseDep) -> Response:
+    async with database.reader() as connection:
+        task = await service.read(connection, task_id)
+    return model_response(task)
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskRead)

@@ -7,17 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wfhub.errors import HasChildren, InvalidInput, NotFound, TaskCycle
-from wfhub.models import Task, TaskNode, TaskStatus
+from wfhub.models import Project, Task, TaskNode, TaskStatus
 from wfhub.projects import service as projects
 from wfhub.tasks import attachments, repository
-from wfhub.tasks.schemas import SubtaskCreate, TaskCreate, TaskUpdate
+from wfhub.tasks.schemas import SubtaskCreate, TaskCreate, TaskRead, TaskUpdate
+from wfhub.tasks.tree_cache import TreeCache, TreeStamp
 
 MAX_DEPTH = 32
+_BY_ID = select(*Task.__table__.c).where(Task.id == bindparam("id"))
 ROOT = "root"
 
 
@@ -54,6 +56,14 @@ async def get(session: AsyncSession, task_id: int) -> Task:
     return task
 
 
+async def read(connection: AsyncConnection, task_id: int) -> TaskRead:
+    """The task as returned by the API (one statement, no session), or NotFound."""
+    row = (await connection.execute(_BY_ID, {"id": task_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return TaskRead.model_validate(row)
+
+
 async def list_page(
     session: AsyncSession, project_id: int, filters: TaskFilter, *, limit: int, offset: int
 ) -> tuple[list[Task], int]:
@@ -67,19 +77,52 @@ async def list_page(
     return list(rows), total
 
 
-async def tree_page(
-    session: AsyncSession, project_id: int, filters: TaskFilter, *, limit: int, offset: int
+async def tree_stamp(session: AsyncSession, project_id: int) -> TreeStamp:
+    """The project's current task version (one indexed read), or NotFound."""
+    row = (
+        await session.execute(
+            select(Project.created_at, Project.tasks_version).where(Project.id == project_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"project {project_id} does not exist")
+    return TreeStamp(project_id, row.created_at, row.tasks_version)
+
+
+async def tree_json(
+    session: AsyncSession,
+    cache: TreeCache,
+    stamp: TreeStamp,
+    filters: TaskFilter,
+    *,
+    limit: int,
+    offset: int,
+) -> bytes:
+    """The encoded tree page for the project state `stamp` (from `tree_stamp`), from the
+    cache when the project's tasks have not changed since it was built."""
+    query = (filters, limit, offset)
+    body = cache.get(stamp, query)
+    if body is None:
+        roots, total = await _tree_page(session, stamp.project_id, filters, limit, offset)
+        page = {"items": roots, "total": total, "limit": limit, "offset": offset}
+        # Naive timestamps (SQLite) are UTC, written with a `Z` like pydantic.
+        body = orjson.dumps(page, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+        cache.put(stamp, query, body)
+    return body
+
+
+async def _tree_page(
+    session: AsyncSession, project_id: int, filters: TaskFilter, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of root tasks, each with its whole subtree nested under `children`.
 
     Roots are the top-level tasks unless `filters.parent` names another parent; the other
-    filters select roots. Four queries whatever the number of tasks. The nodes are plain
-    dicts in the `TaskTree` shape (encode them with `tree_json`): validating thousands of
-    nested models cost ten times the query (measured in `bench/api.py`).
+    filters select roots. Three queries whatever the number of tasks. The nodes are plain
+    dicts in the `TaskTree` shape: validating thousands of nested models cost ten times the
+    query (measured in `bench/api.py`).
     """
     if filters.parent is None:
         filters = TaskFilter(status=filters.status, parent=ROOT, q=filters.q)
-    await projects.get(session, project_id)
     where = filters.clauses(project_id)
     total = await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
     root_ids = list(
@@ -100,11 +143,6 @@ async def tree_page(
         if parent is not None and node["id"] not in roots:
             parent["children"].append(node)
     return [nodes[i] for i in root_ids if i in nodes], total
-
-
-def tree_json(page: dict[str, Any]) -> bytes:
-    """Encode a tree page; naive timestamps (SQLite) are UTC, written with a `Z` like pydantic."""
-    return orjson.dumps(page, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
 
 
 async def _check_node(session: AsyncSession, node_id: int | None) -> None:

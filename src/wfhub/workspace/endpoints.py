@@ -47,7 +47,7 @@ async def _workspace(
 WorkspaceDep = Annotated[ProjectWorkspace, Depends(_workspace)]
 
 
-def badge_cache(request: Request) -> BadgeCache:
+async def badge_cache(request: Request) -> BadgeCache:
     cache: BadgeCache = request.app.state.badge_cache
     return cache
 
