@@ -1,9 +1,10 @@
 #!/bin/sh
 # System packages wfhub uses, from Debian's archive. Installed when running as root with apt;
-# otherwise listed so an operator can install them. ripgrep makes workspace search fast (a
+# otherwise listed so an operator can install them. bubblewrap sandboxes agent commands and
+# terminals (util-linux gives prlimit and setsid). ripgrep makes workspace search fast (a
 # Python engine gives the same results without it); git is required.
 set -eu
-PACKAGES="git ripgrep"
+PACKAGES="git ripgrep bubblewrap util-linux"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -19,7 +19,10 @@ from wfhub.llm.backends import BackendPool, configured_backends
 from wfhub.llm.endpoints import router as llm_router
 from wfhub.llm.gateway import Gateway, GatewayMiddleware
 from wfhub.llm.ledger import LedgerWriter
+from wfhub.ops.endpoints import router as ops_router
+from wfhub.ops.terminal import TerminalSlots
 from wfhub.projects.endpoints import router as projects_router
+from wfhub.sandbox.policy import Sandbox
 from wfhub.security.auth import AuthDep, CredentialCache
 from wfhub.security.endpoints import router as auth_router
 from wfhub.security.guard import GuardMiddleware, HostPolicy
@@ -71,6 +74,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.credential_cache = CredentialCache()
     app.state.badge_cache = BadgeCache()
     app.state.tree_cache = TreeCache()
+    app.state.sandbox = Sandbox.from_settings(settings)
+    app.state.terminal_slots = TerminalSlots()
     app.state.backend_pool = BackendPool(configured_backends(settings))
     if database is not None:
         app.state.database = database
@@ -85,6 +90,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         workspace_router,
         workspace_git_router,
         llm_router,
+        ops_router,
     ):
         app.include_router(router)
 

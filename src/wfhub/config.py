@@ -132,8 +132,28 @@ class Settings(BaseSettings):
     search_engine: Literal["auto", "rg", "python"] = Field(
         default="auto", description="Content search: ripgrep when installed (auto), or one of them."
     )
+    allow_unsandboxed: bool = Field(
+        default=False,
+        description="Run agent commands and terminals without bubblewrap when it is missing.",
+    )
+    sandbox_read_only: CsvList = Field(
+        default_factory=list,
+        description="Extra host paths (comma-separated) sandboxed processes may read, e.g. a "
+        "toolchain outside /usr and /opt.",
+    )
+    sandbox_memory_mb: int = Field(
+        default=4096, ge=64, description="Address-space limit of one sandboxed process tree."
+    )
+    terminal_idle_seconds: int = Field(
+        default=900, ge=5, description="A web terminal with no input for this long is closed."
+    )
+    terminal_max_open: int = Field(
+        default=4, ge=1, le=64, description="Open web terminals allowed per user (API token)."
+    )
 
-    @field_validator("allowed_hosts", "allowed_origins", "ollama_urls", mode="before")
+    @field_validator(
+        "allowed_hosts", "allowed_origins", "ollama_urls", "sandbox_read_only", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

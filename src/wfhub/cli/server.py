@@ -21,6 +21,7 @@ from wfhub.config import Settings, is_loopback_host, mask_url
 from wfhub.db import Database, create_engine
 from wfhub.migrations import current_revision, head_revision
 from wfhub.ops.supervisor import ChildSupervisor
+from wfhub.sandbox.policy import Sandbox, SandboxMode
 
 app = typer.Typer(
     help="wfhub: Workflow Hub for AI coding agents on local LLMs.", no_args_is_help=True
@@ -146,6 +147,8 @@ def doctor() -> None:
     for tool in ("git", "bwrap", "rg"):
         path = shutil.which(tool)
         checks.add_row(tool, _mark(path is not None), path or "not installed")
+    sandbox = Sandbox.from_settings(settings)
+    checks.add_row("sandbox", _mark(sandbox.mode is SandboxMode.bwrap), sandbox.describe())
     checks.add_row("token", _mark(settings.token_file.exists()), str(settings.token_file))
     for module in ("psycopg", "aiosqlite"):
         found = importlib.util.find_spec(module) is not None

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from wfhub.db import SAFE_METHODS, Database
 from wfhub.errors import CsrfFailed, Unauthorized
@@ -49,7 +50,7 @@ class CredentialCache:
             del self._until[key]
 
 
-async def _verify(request: Request, secret: str, kind: TokenKind) -> bool:
+async def _verify(request: HTTPConnection, secret: str, kind: TokenKind) -> bool:
     cache: CredentialCache = request.app.state.credential_cache
     digest = tokens.hash_secret(secret)
     if cache.hit(digest, kind):
@@ -62,29 +63,31 @@ async def _verify(request: Request, secret: str, kind: TokenKind) -> bool:
     return valid
 
 
-async def authenticate(request: Request) -> None:
-    """Raise `Unauthorized` or `CsrfFailed` unless the request carries valid credentials.
+async def authenticate(request: HTTPConnection) -> str:
+    """Raise `Unauthorized` or `CsrfFailed` unless the request carries valid credentials;
+    return who it is (a digest of the credential) for per-user limits.
 
-    Shared by the router dependency and the gateway, which runs outside FastAPI's routing."""
+    Shared by the router dependency, the gateway (outside FastAPI's routing) and WebSockets,
+    whose handshake is a GET: a cross-site one is stopped by the guard's Origin check."""
     if request.app.state.settings.auth_disabled:
-        return
+        return "anonymous"
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() == "bearer" and await _verify(request, secret.strip(), TokenKind.api):
-            return
+            return tokens.hash_secret(secret.strip())
         raise Unauthorized("invalid API token")
     session_secret = request.cookies.get(SESSION_COOKIE)
     if session_secret is None:
         raise Unauthorized("send `Authorization: Bearer <token>` or log in at POST /auth/login")
     if not await _verify(request, session_secret, TokenKind.session):
         raise Unauthorized("session expired or logged out; log in again")
-    if request.method not in SAFE_METHODS:
+    method = request.scope.get("method", "GET")
+    if method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, tokens.csrf_for_session(session_secret)):
-            raise CsrfFailed(
-                f"cookie-authenticated {request.method} needs the {CSRF_HEADER} header"
-            )
+            raise CsrfFailed(f"cookie-authenticated {method} needs the {CSRF_HEADER} header")
+    return tokens.hash_secret(session_secret)
 
 
 async def require_auth(

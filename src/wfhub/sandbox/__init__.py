@@ -1,0 +1,1 @@
+"""Sandboxed processes for agent shell commands and the web terminal (bubblewrap)."""

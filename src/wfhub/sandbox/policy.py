@@ -1,0 +1,138 @@
+"""What a sandboxed process sees: the bubblewrap command line and a clean environment.
+
+Allowlist, not blocklist: the process gets the system directories read-only, the one
+workspace read-write, a private /tmp and home, and nothing else of the host; the data dir
+(token, database, secret key), other workspaces and home directories are simply absent.
+It shares no namespace with the host (no network unless asked, own PIDs, IPC, hostname)
+and, when wfhub runs as root, has every capability dropped. /etc is needed for users,
+libraries and certificates, so its secrets (shadow files, SSH host keys, TLS private keys,
+sudoers) are masked.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfhub.config import Settings
+from wfhub.errors import WfhubError
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+MASKED = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssl/private",
+)
+SANDBOX_HOME = "/home/sandbox"
+SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs mounted inside the sandbox
+PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+
+class SandboxMode(enum.StrEnum):
+    bwrap = "bwrap"
+    unsandboxed = "unsandboxed"  # bubblewrap missing and the operator allowed it
+    unavailable = "unavailable"  # bubblewrap missing: sandboxed work refuses to start
+
+
+class SandboxUnavailable(WfhubError):
+    status_code = 503
+    code = "sandbox_unavailable"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    mode: SandboxMode
+    bwrap: str | None = None
+    read_only: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sandbox:
+        bwrap = shutil.which("bwrap")
+        extra = tuple(str(Path(p).expanduser().resolve()) for p in settings.sandbox_read_only)
+        if bwrap is not None:
+            return cls(SandboxMode.bwrap, bwrap, extra)
+        if settings.allow_unsandboxed:
+            return cls(SandboxMode.unsandboxed, None, extra)
+        return cls(SandboxMode.unavailable, None, extra)
+
+    def describe(self) -> str:
+        """One line for `wfhub doctor` and status endpoints."""
+        if self.mode is SandboxMode.bwrap:
+            return f"bubblewrap ({self.bwrap})"
+        if self.mode is SandboxMode.unsandboxed:
+            return "OFF: bubblewrap missing; WFHUB_ALLOW_UNSANDBOXED lets commands run unconfined"
+        return "unavailable: install bubblewrap (apt-get install bubblewrap)"
+
+    def command(
+        self,
+        argv: Sequence[str],
+        workspace: Path,
+        *,
+        network: bool = False,
+        new_session: bool = True,
+    ) -> list[str]:
+        """The command line that runs `argv` in `workspace` inside the sandbox.
+
+        `new_session=False` keeps the caller's terminal as the controlling one (the web
+        terminal's own PTY); otherwise the process cannot push input into a terminal."""
+        if self.mode is SandboxMode.unavailable:
+            raise SandboxUnavailable(self.describe())
+        if self.mode is SandboxMode.unsandboxed:
+            return list(argv)
+        assert self.bwrap is not None
+        args = [self.bwrap, "--die-with-parent", "--unshare-all"]
+        if network:
+            args.append("--share-net")
+        if os.geteuid() == 0:
+            args += ["--cap-drop", "ALL"]
+        if new_session:
+            args.append("--new-session")
+        for directory in SYSTEM_DIRS:
+            args += _mirror(directory)
+        for path in MASKED:
+            if os.path.isdir(path):
+                args += ["--tmpfs", path]
+            elif os.path.lexists(path):
+                args += ["--ro-bind", "/dev/null", path]
+        for path in self.read_only:
+            args += ["--ro-bind-try", path, path]
+        home = str(workspace)
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", SANDBOX_TMP, "--tmpfs", "/home"]
+        args += ["--dir", SANDBOX_HOME, "--hostname", "sandbox"]
+        args += ["--bind", home, home, "--chdir", home, "--", *argv]
+        return args
+
+
+def _mirror(path: str) -> list[str]:
+    """Bind a system directory read-only; merged-/usr symlinks (/bin -> usr/bin) stay links."""
+    if os.path.islink(path):
+        return ["--symlink", os.readlink(path), path]
+    if os.path.isdir(path):
+        return ["--ro-bind", path, path]
+    return []
+
+
+def environment(*, term: str | None = None) -> dict[str, str]:
+    """A fresh environment: nothing of wfhub's own (tokens, database URL, keys) leaks in."""
+    env = {
+        "PATH": PATH,
+        "HOME": SANDBOX_HOME,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "USER": "sandbox",
+        "SHELL": "/bin/sh",
+        "TMPDIR": SANDBOX_TMP,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    if term is not None:
+        env["TERM"] = term
+    return env
