@@ -10,7 +10,8 @@ import pytest
 
 from tests.test_terminal import eventually, processes_matching
 from wfhub.config import Settings
-from wfhub.sandbox.policy import Sandbox, SandboxMode, SandboxUnavailable
+from wfhub.errors import SandboxUnavailable
+from wfhub.sandbox.policy import Sandbox, SandboxMode
 from wfhub.sandbox.process import Limits, run
 
 pytestmark = pytest.mark.filesystem

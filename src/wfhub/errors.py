@@ -25,6 +25,8 @@ Hierarchy (status, code):
     │   ├── WorkspaceExists (409, workspace_exists)
     │   └── GitFailed (409, git_failed)              git refused; its message is the detail
     ├── PayloadTooLarge (413, payload_too_large)
+    ├── TooManyTerminals (429, too_many_terminals)  the per-user cap on web terminals
+    ├── SandboxUnavailable (503, sandbox_unavailable)  no bubblewrap, unsandboxed not allowed
     ├── ModelUnavailable (503, model_unavailable)  model file damaged or server not loaded
     ├── UpstreamUnavailable (502, upstream_unavailable)  no model backend answered
     ├── UpstreamTimeout (504, upstream_timeout)
@@ -134,6 +136,16 @@ class ContextOverflow(BadRequest):
 class ModelUnavailable(WfhubError):
     status_code = 503
     code = "model_unavailable"
+
+
+class TooManyTerminals(WfhubError):
+    status_code = 429
+    code = "too_many_terminals"
+
+
+class SandboxUnavailable(WfhubError):
+    status_code = 503
+    code = "sandbox_unavailable"
 
 
 class UpstreamUnavailable(WfhubError):

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from wfhub.errors import WfhubError
+from wfhub.errors import TooManyTerminals
 from wfhub.sandbox.policy import Sandbox, environment
 from wfhub.sandbox.process import limited, terminate
 
@@ -114,11 +114,6 @@ class Terminal:
             with contextlib.suppress(OSError):
                 os.close(self._master)
         return self.process.returncode
-
-
-class TooManyTerminals(WfhubError):
-    status_code = 429
-    code = "too_many_terminals"
 
 
 class TerminalSlots:

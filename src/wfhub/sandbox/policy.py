@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wfhub.config import Settings
-from wfhub.errors import WfhubError
+from wfhub.errors import SandboxUnavailable
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 MASKED = (
@@ -41,11 +41,6 @@ class SandboxMode(enum.StrEnum):
     bwrap = "bwrap"
     unsandboxed = "unsandboxed"  # bubblewrap missing and the operator allowed it
     unavailable = "unavailable"  # bubblewrap missing: sandboxed work refuses to start
-
-
-class SandboxUnavailable(WfhubError):
-    status_code = 503
-    code = "sandbox_unavailable"
 
 
 @dataclass(frozen=True)
