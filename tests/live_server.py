@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,8 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.conftest import free_port
 
@@ -94,3 +100,21 @@ def live_server(home: Path, database_url: str, **settings: str) -> Iterator[Live
     with wfhub_process(["serve"], env, home.parent / f"serve-{port}.log", f"{url}/health"):
         token = (home / "token").read_text().strip()
         yield LiveServer(url=url, token=token, env=env)
+
+
+async def websocket_refusal(
+    server: LiveServer, path: str, host: str | None = None, **headers: str
+) -> tuple[int, Any]:
+    """The handshake's status and JSON body; `host` is sent as the Host header."""
+    url = server.url.replace("http://", "ws://") + path
+    address = urlsplit(url)
+    if host is not None:
+        url = url.replace(f"{address.hostname}:", f"{host}:", 1)
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url, additional_headers=headers, host=address.hostname, port=address.port
+        ):
+            pass
+    response = refused.value.response
+    body = json.loads(response.body) if response.body else None
+    return response.status_code, body

@@ -8,15 +8,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, live_server, websocket_refusal
 
 pytestmark = pytest.mark.filesystem
 MAX_OPEN = 3
@@ -148,37 +146,19 @@ async def test_closing_kills_every_process_it_started(server: LiveServer, projec
     assert eventually(lambda: not any(processes_matching(f"sleep {n}") for n in (4242, 4243, 4244)))
 
 
-async def refusal(
-    server: LiveServer, path: str, host: str | None = None, **headers: str
-) -> tuple[int, Any]:
-    """The handshake's status and JSON body; `host` is sent as the Host header."""
-    url = ws_url(server, path)
-    address = urlsplit(url)
-    if host is not None:
-        url = url.replace(f"{address.hostname}:", f"{host}:", 1)
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(
-            url, additional_headers=headers, host=address.hostname, port=address.port
-        ):
-            pass
-    response = refused.value.response
-    body = json.loads(response.body) if response.body else None
-    return response.status_code, body
-
-
 async def test_refusals_come_before_any_process(server: LiveServer, project_id: int) -> None:
     auth = {"Authorization": f"Bearer {server.token}"}
     before = open_ptys()
     path = f"/terminal/{project_id}"
-    status, body = await refusal(server, path)
+    status, body = await websocket_refusal(server, path)
     assert (status, body["error"]) == (401, "unauthorized")
-    status, body = await refusal(server, path, Authorization="Bearer wfh_wrong")
+    status, body = await websocket_refusal(server, path, Authorization="Bearer wfh_wrong")
     assert (status, body["error"]) == (401, "unauthorized")
-    assert (await refusal(server, path, Origin="https://evil.example", **auth))[0] == 403
-    assert (await refusal(server, path, host="attacker.example", **auth))[0] == 403
-    status, body = await refusal(server, "/terminal/999999", **auth)
+    assert (await websocket_refusal(server, path, Origin="https://evil.example", **auth))[0] == 403
+    assert (await websocket_refusal(server, path, host="attacker.example", **auth))[0] == 403
+    status, body = await websocket_refusal(server, "/terminal/999999", **auth)
     assert (status, body["error"]) == (404, "not_found")
-    status, body = await refusal(server, f"{path}?cols=0", **auth)
+    status, body = await websocket_refusal(server, f"{path}?cols=0", **auth)
     assert (status, body["error"]) == (422, "invalid_input")
     assert open_ptys() == before
 
@@ -187,7 +167,7 @@ async def test_per_user_cap(server: LiveServer, project_id: int) -> None:
     opened = [await open_terminal(server, project_id) for _ in range(MAX_OPEN)]
     try:
         auth = {"Authorization": f"Bearer {server.token}"}
-        status, body = await refusal(server, f"/terminal/{project_id}", **auth)
+        status, body = await websocket_refusal(server, f"/terminal/{project_id}", **auth)
         assert (status, body["error"]) == (429, "too_many_terminals")
         await opened.pop().close()
         await asyncio.sleep(0.5)

@@ -19,8 +19,12 @@ from wfhub.llm.backends import BackendPool, configured_backends
 from wfhub.llm.endpoints import router as llm_router
 from wfhub.llm.gateway import Gateway, GatewayMiddleware
 from wfhub.llm.ledger import LedgerWriter
-from wfhub.ops.endpoints import router as ops_router
+from wfhub.ops.endpoints import router as model_server_router
+from wfhub.ops.log_endpoints import router as logs_router
+from wfhub.ops.service import ModelServerOps
+from wfhub.ops.supervisor import ChildSupervisor
 from wfhub.ops.terminal import TerminalSlots
+from wfhub.ops.terminal_endpoints import router as terminal_router
 from wfhub.projects.endpoints import router as projects_router
 from wfhub.sandbox.policy import Sandbox
 from wfhub.security.auth import AuthDep, CredentialCache
@@ -36,8 +40,13 @@ from wfhub.workspace.git_endpoints import router as workspace_git_router
 from wfhub.workspace.git_status import BadgeCache
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
-    """The main API. `database` is opened from settings when not given (tests pass one)."""
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    model_supervisor: ChildSupervisor | None = None,
+) -> FastAPI:
+    """The main API. `database` is opened from settings when not given (tests pass one);
+    `model_supervisor` is the embedded model server `wfhub serve` runs, if any."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,11 +59,18 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         ledger.start()
         gateway = Gateway(settings, app.state.backend_pool, ledger)
         app.state.ledger, app.state.gateway = ledger, gateway
-        app.state.backend_pool.start(gateway.session)
+        pool: BackendPool = app.state.backend_pool
+        pool.start(gateway.session)
+        # Probes bring their own deadline (a cold model can take a while to load).
+        ops_client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0), trust_env=False)
+        app.state.model_ops = ModelServerOps(
+            settings, pool, model_supervisor, ops_client, lambda: pool.refresh(gateway.session)
+        )
         try:
             yield
         finally:
-            await app.state.backend_pool.close()
+            await ops_client.aclose()
+            await pool.close()
             await gateway.close()
             await ledger.close()
             await app.state.http.aclose()
@@ -76,6 +92,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.tree_cache = TreeCache()
     app.state.sandbox = Sandbox.from_settings(settings)
     app.state.terminal_slots = TerminalSlots()
+    app.state.model_supervisor = model_supervisor
     app.state.backend_pool = BackendPool(configured_backends(settings))
     if database is not None:
         app.state.database = database
@@ -90,7 +107,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         workspace_router,
         workspace_git_router,
         llm_router,
-        ops_router,
+        model_server_router,
+        logs_router,
+        terminal_router,
     ):
         app.include_router(router)
 

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path(".wfhub")
+RESTART_METHODS = ("local", "ssh", "container")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -151,12 +152,87 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, description="Open web terminals allowed per user (API token)."
     )
 
+    restart_methods: CsvList = Field(
+        default_factory=lambda: ["local", "ssh", "container"],
+        description="Order in which POST /ollama/restart tries methods; unconfigured ones are "
+        "skipped.",
+    )
+    restart_ready_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="How long a restart waits for the model "
+        "server to answer a generation before the method counts as failed.",
+    )
+    restart_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long a gateway request waits for a restart in progress to finish.",
+    )
+    model_probe_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Deadline of the 1-token generation probe.",
+    )
+    model_health_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often the supervisor checks the embedded "
+        "model server answers; three misses in a row restart it.",
+    )
+    ssh_host: str | None = Field(
+        default=None, description="Model host to restart over SSH (the first Ollama URL's host)."
+    )
+    ssh_port: int = Field(default=22, ge=1, le=65535, description="Its SSH port.")
+    ssh_user: str = Field(default="root", min_length=1, description="SSH login on the host.")
+    ssh_restart_command: str = Field(
+        default="/usr/local/bin/wfhub-model-restart",
+        min_length=1,
+        description="Command run on the model host to restart its server (deploy/model-host).",
+    )
+    ssh_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Deadline for the SSH connection and command."
+    )
+    docker_socket: Path | None = Field(
+        default=None, description="Docker Engine socket for container restarts and logs."
+    )
+    ollama_container: str = Field(
+        default="ollama",
+        min_length=1,
+        max_length=128,
+        description="Name or id of the model server's container.",
+    )
+    log_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=4096, description="Size at which a service log rotates."
+    )
+    log_backups: int = Field(
+        default=5, ge=1, le=100, description="Rotated files kept per service log."
+    )
+
     @field_validator(
-        "allowed_hosts", "allowed_origins", "ollama_urls", "sandbox_read_only", mode="before"
+        "allowed_hosts",
+        "allowed_origins",
+        "ollama_urls",
+        "sandbox_read_only",
+        "restart_methods",
+        mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("restart_methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(RESTART_METHODS))
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(
+                f"restart_methods takes each of {', '.join(RESTART_METHODS)} at most once"
+            )
+        return value
 
     @field_validator("llm_keep_alive")
     @classmethod
@@ -194,6 +270,14 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home_dir / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+    @property
+    def ssh_dir(self) -> Path:
+        return self.home_dir / "ssh"
 
     @property
     def token_file(self) -> Path:

@@ -23,6 +23,7 @@ Hierarchy (status, code):
     │   ├── StaleWrite (409, stale_version)          the file changed since it was read
     │   ├── AlreadyExists (409, already_exists)
     │   ├── WorkspaceExists (409, workspace_exists)
+    │   ├── RestartNotConfigured (409, restart_not_configured)  no usable restart method
     │   └── GitFailed (409, git_failed)              git refused; its message is the detail
     ├── PayloadTooLarge (413, payload_too_large)
     ├── TooManyTerminals (429, too_many_terminals)  the per-user cap on web terminals
@@ -43,7 +44,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -105,6 +106,10 @@ class NotFound(WfhubError):
 class Conflict(WfhubError):
     status_code = 409
     code = "conflict"
+
+
+class RestartNotConfigured(Conflict):
+    code = "restart_not_configured"
 
 
 class HasChildren(Conflict):
@@ -226,6 +231,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+async def refuse_websocket(websocket: WebSocket, error: WfhubError) -> None:
+    """Answer a WebSocket handshake with the JSON error (HTTP status and body), or close
+    when the server cannot send a denial response."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        response = error_response(error.status_code, error.code, error.detail)
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(code=1008, reason=error.detail[:120])
 
 
 def install_error_handlers(app: FastAPI) -> None:

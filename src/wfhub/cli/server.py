@@ -20,6 +20,7 @@ from wfhub.cli import setup
 from wfhub.config import Settings, is_loopback_host, mask_url
 from wfhub.db import Database, create_engine
 from wfhub.migrations import current_revision, head_revision
+from wfhub.ops.logs import configure_logging, file_handler
 from wfhub.ops.supervisor import ChildSupervisor
 from wfhub.sandbox.policy import Sandbox, SandboxMode
 
@@ -58,14 +59,15 @@ def serve(
     setup.initialise(settings)
     from wfhub.app import create_app
 
+    configure_logging(settings, "main-api")
     console.print(f"wfhub {__version__} on {settings.base_url}  (token: `wfhub token`)")
     model_server = _embedded_model_server(settings)
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, model_supervisor=model_server),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
+            log_config=None,  # our handlers: JSON lines in logs/main-api.log, text on stderr
             proxy_headers=True,
             server_header=False,
         )
@@ -84,7 +86,13 @@ def _embedded_model_server(settings: Settings) -> ChildSupervisor | None:
         sys.executable, "-m", "wfhub", "llm", "serve",
         "--port", str(settings.llm_port), "--exit-with", str(os.getpid()),
     ]  # fmt: skip
-    supervisor = ChildSupervisor(command, env, settings.home_dir / "logs" / "model-server.log")
+    supervisor = ChildSupervisor(
+        command,
+        env,
+        file_handler(settings, "model-server"),
+        f"http://127.0.0.1:{settings.llm_port}/api/version",
+        settings.model_health_interval_seconds,
+    )
     supervisor.start()
     console.print(f"embedded model server on http://127.0.0.1:{settings.llm_port}")
     return supervisor
@@ -110,6 +118,16 @@ def token(
     settings = load_settings()
     value = setup.rotate(settings) if rotate else setup.initialise(settings)
     console.print(f"API token: {value}", soft_wrap=True, highlight=False)
+
+
+@app.command("ssh-key")
+def ssh_key() -> None:
+    """Print wfhub's SSH public key (made on first use) for the model host's authorized_keys."""
+    from wfhub.ops.ssh import ensure_key
+
+    settings = load_settings()
+    _, public = ensure_key(settings)
+    console.print(public, soft_wrap=True, highlight=False)
 
 
 async def _db_state(settings: Settings) -> tuple[bool, str]:

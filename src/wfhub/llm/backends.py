@@ -34,6 +34,17 @@ class Backend:
     loaded: set[str] = field(default_factory=set)
     checked_at: float = 0.0
     error: str | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # cleared while restarting
+
+    def __post_init__(self) -> None:
+        self.ready.set()
+
+    async def wait_ready(self, seconds: float) -> None:
+        """Hold a request while this backend restarts, for up to `seconds`."""
+        if not self.ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self.ready.wait()
 
     def serves(self, model: str) -> bool:
         return model in self.models or f"{model}:latest" in self.models

@@ -244,6 +244,7 @@ class Gateway:
         errors: list[str] = []
         for backend in self.pool.candidates(exchange.model or None, target):
             url = backend.target(target) + (f"?{query}" if query else "")
+            await backend.wait_ready(self.settings.restart_wait_seconds)
             try:
                 upstream = await self.session.request(method, url, data=body, headers=headers)
             except aiohttp.ClientConnectorError as exc:

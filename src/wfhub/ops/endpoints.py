@@ -1,119 +1,63 @@
-"""Operations routes: the web terminal."""
+"""Model-server routes: status of every host and restarts (original API shapes)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from typing import Any
+import logging
+from typing import Annotated
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.responses import Response
+from fastapi import APIRouter, Body, Request
 
-from wfhub.config import Settings
-from wfhub.db import Database
-from wfhub.errors import InvalidInput, NotFound, WfhubError, error_response
-from wfhub.ops.terminal import MAX_DIMENSION, Terminal, TerminalSlots
-from wfhub.sandbox.policy import Sandbox
-from wfhub.schemas import INT32_MAX
-from wfhub.security.auth import authenticate
-from wfhub.workspace.service import open_workspace
+from wfhub.errors import ERROR_RESPONSES
+from wfhub.ops.schemas import OllamaStatus, RestartRead, RestartRequest
+from wfhub.ops.service import ModelServerOps
+from wfhub.security.auth import AuthDep
 
-router = APIRouter(tags=["ops"])
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["model server"], dependencies=[AuthDep], responses=ERROR_RESPONSES)
+RestartBody = Annotated[RestartRequest | None, Body()]
 
 
-async def _refuse(websocket: WebSocket, error: WfhubError) -> None:
-    """Answer the handshake with the JSON error (HTTP status and body), or close if the
-    server cannot send a denial response."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        response: Response = error_response(error.status_code, error.code, error.detail)
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.close(code=1008, reason=error.detail[:120])
+def _ops(request: Request) -> ModelServerOps:
+    ops: ModelServerOps = request.app.state.model_ops
+    return ops
 
 
-def _dimension(params: dict[str, str], name: str, default: int) -> int:
-    value = params.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= MAX_DIMENSION:
-        raise InvalidInput(f"{name} must be a whole number from 1 to {MAX_DIMENSION}")
-    return int(value)
+@router.get("/ollama/status", response_model=OllamaStatus)
+async def status(request: Request) -> OllamaStatus:
+    """Each model host's state from a real 1-token generation probe (with its duration),
+    the models it has and has loaded, its container and supervisor state."""
+    return await _ops(request).status()
 
 
-@router.websocket("/terminal/{project_id}")
-async def terminal(websocket: WebSocket, project_id: int) -> None:
-    """A shell in the project's workspace (sandboxed). Binary frames carry terminal bytes
-    both ways; text frames are JSON control messages: `{"type": "resize", "cols", "rows"}`
-    from the client, `{"type": "exit", "code"}` or `{"type": "closed", "reason"}` from us.
-    `?cols=&rows=` set the first size. Refusals answer the handshake with the JSON error."""
-    app = websocket.app
-    settings: Settings = app.state.settings
-    try:
-        user = await authenticate(websocket)
-        if not 1 <= project_id <= INT32_MAX:
-            raise NotFound(f"project {project_id} does not exist")
-        cols = _dimension(dict(websocket.query_params), "cols", 80)
-        rows = _dimension(dict(websocket.query_params), "rows", 24)
-        database: Database = app.state.database
-        async with database.unit_of_work(write=False) as session:
-            workspace = await open_workspace(session, settings, project_id)
-        if not workspace.root.is_dir():
-            raise NotFound(f"project {project_id} has no workspace folder yet")
-        slots: TerminalSlots = app.state.terminal_slots
-        with slots.take(user, settings.terminal_max_open):
-            sandbox: Sandbox = app.state.sandbox
-            term = await Terminal.open(
-                sandbox, workspace.root, settings.sandbox_memory_mb * 1024 * 1024, cols, rows
-            )
-            try:
-                await websocket.accept()
-                await _relay(websocket, term, settings.terminal_idle_seconds)
-            finally:
-                await term.close()
-    except WfhubError as error:
-        if websocket.client_state.name == "CONNECTING":
-            await _refuse(websocket, error)
+async def _restart(request: Request, only: str | None, body: RestartRequest | None) -> RestartRead:
+    """The outcome in the original's shape. A restart that was carried out but did not bring
+    the server back is reported with `success: false` and status 200, as the original did:
+    the request was valid and the attempts say what happened."""
+    if body is not None and body.reason:
+        log.info("restart requested: %s", body.reason)
+    return await _ops(request).restart(only)
 
 
-async def _relay(websocket: WebSocket, term: Terminal, idle_seconds: int) -> None:
-    async def pump_output() -> dict[str, Any]:
-        while data := await term.read():
-            await websocket.send_bytes(data)
-        return {"type": "exit", "code": await term.close()}
-
-    async def pump_input() -> dict[str, Any]:
-        while True:
-            try:
-                message = await asyncio.wait_for(websocket.receive(), idle_seconds)
-            except TimeoutError:
-                return {"type": "closed", "reason": f"no input for {idle_seconds} s"}
-            if message["type"] == "websocket.disconnect":
-                raise WebSocketDisconnect(message.get("code", 1000))
-            if message.get("bytes") is not None:
-                await term.write(message["bytes"])
-            elif message.get("text") is not None:
-                _control(term, message["text"])
-
-    tasks = [asyncio.create_task(pump_output()), asyncio.create_task(pump_input())]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finished = done.pop()
-        if finished.exception() is None:
-            await websocket.send_text(json.dumps(finished.result()))
-            await websocket.close(code=1000)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
+@router.post("/ollama/restart", response_model=RestartRead)
+async def restart(request: Request, body: RestartBody = None) -> RestartRead:
+    """Try the configured methods in order (`WFHUB_RESTART_METHODS`) until the server
+    answers a generation again; a restart in progress is joined."""
+    return await _restart(request, None, body)
 
 
-def _control(term: Terminal, text: str) -> None:
-    """Apply a control message; anything malformed is ignored rather than ending the shell."""
-    with contextlib.suppress(ValueError, TypeError, InvalidInput):
-        message = json.loads(text)
-        if isinstance(message, dict) and message.get("type") == "resize":
-            dims = {k: str(message.get(k)) for k in ("cols", "rows")}
-            term.resize(_dimension(dims, "cols", 80), _dimension(dims, "rows", 24))
+@router.post("/ollama/restart/local", response_model=RestartRead)
+async def restart_local(request: Request, body: RestartBody = None) -> RestartRead:
+    """Restart the embedded model server through the supervisor of `wfhub serve`."""
+    return await _restart(request, "local", body)
+
+
+@router.post("/ollama/restart/ssh", response_model=RestartRead)
+async def restart_ssh(request: Request, body: RestartBody = None) -> RestartRead:
+    """Run the restart command on the model host over SSH."""
+    return await _restart(request, "ssh", body)
+
+
+@router.post("/ollama/restart/container", response_model=RestartRead)
+async def restart_container(request: Request, body: RestartBody = None) -> RestartRead:
+    """Restart the model server's container through the Docker Engine."""
+    return await _restart(request, "container", body)
