@@ -3,11 +3,12 @@ deploy/model-host/serve-loop.sh, and the fake Docker Engine on a unix socket."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,23 +57,32 @@ class ServeLoop:
         return int(self.pidfile.read_text().strip())
 
 
+def fake_ollama(port: int) -> list[str]:
+    return [sys.executable, "-m", "tests.fake_ollama", str(port)]
+
+
 @contextmanager
-def serve_loop(folder: Path) -> Iterator[ServeLoop]:
-    """The fake Ollama host, kept running by the shipped serve loop."""
+def serve_loop(
+    folder: Path,
+    server: Callable[[int], list[str]] = fake_ollama,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServeLoop]:
+    """A model server (`server(port)`, the fake Ollama host by default), kept running by the
+    shipped serve loop."""
     port = free_port()
     pidfile = folder / "model.pid"
-    env = {"PATH": "/usr/bin:/bin", "WFHUB_MODEL_PIDFILE": str(pidfile)}
+    loop_env = {"PATH": "/usr/bin:/bin", **(env or {}), "WFHUB_MODEL_PIDFILE": str(pidfile)}
     with (folder / "serve-loop.log").open("wb") as log:
         loop = subprocess.Popen(
-            ["sh", str(SERVE_LOOP), sys.executable, "-m", "tests.fake_ollama", str(port)],
+            ["sh", str(SERVE_LOOP), *server(port)],
             cwd=REPO,
-            env=env,
+            env=loop_env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: answers(url), what="the serve loop's model server")
+        wait_until(lambda: answers(url), 120, "the serve loop's model server")
         yield ServeLoop(url, pidfile)
     finally:
         stop(loop)
@@ -94,11 +104,14 @@ class FakeDocker:
 
 
 @contextmanager
-def fake_docker(folder: Path, name: str = "ollama") -> Iterator[FakeDocker]:
-    """The fake Engine with one container: a fake Ollama host that greets on each start."""
+def fake_docker(
+    folder: Path, name: str = "ollama", server: Callable[[int], list[str]] = fake_ollama
+) -> Iterator[FakeDocker]:
+    """The fake Engine with one container: a model server (`server(port)`, the fake Ollama
+    host by default) that greets on each start."""
     socket = folder / "docker.sock"
     port = free_port()
-    command = f"echo hello from {name}; exec {sys.executable} -m tests.fake_ollama {port}"
+    command = f"echo hello from {name}; exec {shlex.join(server(port))}"
     container = ["sh", "-c", command]
     with (folder / "docker.log").open("wb") as log:
         engine = subprocess.Popen(
@@ -109,7 +122,7 @@ def fake_docker(folder: Path, name: str = "ollama") -> Iterator[FakeDocker]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: answers(url), what="the fake container's model server")
+        wait_until(lambda: answers(url), 120, "the fake container's model server")
         yield FakeDocker(socket, name, url)
     finally:
         stop(engine)

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from sqlalchemy import func, insert, select, text
@@ -204,3 +205,10 @@ async def test_migration_fills_daily_usage_from_an_existing_ledger(
             )
     finally:
         await engine.dispose()
+
+
+async def test_control_characters_in_a_model_filter_are_refused(client: httpx.AsyncClient) -> None:
+    for path in ("/llm/usage", "/llm/requests"):
+        response = await client.get(path, params={"model": "qwen\x00"})
+        assert response.status_code == 422, (path, response.text)  # was a 500 on PostgreSQL
+        assert response.json()["error"] == "validation_error"

@@ -168,12 +168,36 @@ def doctor() -> None:
     sandbox = Sandbox.from_settings(settings)
     checks.add_row("sandbox", _mark(sandbox.mode is SandboxMode.bwrap), sandbox.describe())
     checks.add_row("token", _mark(settings.token_file.exists()), str(settings.token_file))
+    for method, ok, detail in _restart_checks(settings):
+        checks.add_row(f"restart {method}", _mark(ok), detail)
     for module in ("psycopg", "aiosqlite"):
         found = importlib.util.find_spec(module) is not None
         checks.add_row(f"driver {module}", _mark(found), "installed" if found else "missing")
     console.print(checks)
     if not ok_db:
         raise typer.Exit(1)
+
+
+def _restart_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Whether each enabled restart method can be used, as `wfhub doctor` rows."""
+    rows = []
+    for method in settings.restart_methods:
+        if method == "local":
+            embedded = not settings.ollama_urls
+            rows.append((method, embedded, "embedded server" if embedded else "Ollama hosts set"))
+        elif method == "ssh" and settings.ssh_host:
+            key = settings.ssh_dir / "id_ed25519"
+            made = "key made" if key.exists() else "key made on first use (`wfhub ssh-key`)"
+            target = f"{settings.ssh_user}@{settings.ssh_host}:{settings.ssh_port}"
+            rows.append((method, True, f"{target}, {made}"))
+        elif method == "container" and settings.docker_socket:
+            present = settings.docker_socket.exists()
+            rows.append(
+                (method, present, f"{settings.docker_socket} ({settings.ollama_container})")
+            )
+        else:
+            rows.append((method, False, "not configured"))
+    return rows
 
 
 def _mark(ok: bool) -> str:

@@ -25,7 +25,10 @@ from wfhub.security.auth import AuthDep
 router = APIRouter(tags=["llm"], dependencies=[AuthDep], responses=ERROR_RESPONSES)
 
 OptionalId = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
-ModelName = Annotated[str | None, Query(min_length=1, max_length=300)]
+# No control characters: PostgreSQL cannot compare against a string holding NUL (a 500).
+ModelName = Annotated[
+    str | None, Query(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
 
 
 async def _filter(
