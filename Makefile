@@ -42,6 +42,8 @@ bench: setup
 	$(BIN)/python -m bench.ledger
 	$(BIN)/wfhub llm install
 	$(BIN)/python -m bench.llm
+	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
+	$(BIN)/python -m bench.ops
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -25,7 +25,7 @@ from wfhub.ops.probe import ProbeResult
 from wfhub.ops.supervisor import ChildSupervisor
 
 log = logging.getLogger(__name__)
-CONFIRM_POLL_SECONDS = 0.25
+CONFIRM_POLL_SECONDS = 0.1
 
 
 class RestartFailed(Exception):
