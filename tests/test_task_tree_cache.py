@@ -54,8 +54,8 @@ async def test_second_read_is_one_statement_and_every_change_shows(
     assert (await tree())[0] == [["root", [["new", []]]]]
 
     # A write that bypasses wfhub (another process, a manual fix) is seen as well.
-    async with database.reader() as connection:
-        await connection.execute(text("UPDATE tasks SET title = 'by hand' WHERE parent_id IS NULL"))
+    async with database.unit_of_work() as session:
+        await session.execute(text("UPDATE tasks SET title = 'by hand' WHERE parent_id IS NULL"))
     assert (await tree())[0] == [["by hand", [["new", []]]]]
 
 
@@ -115,8 +115,8 @@ async def test_trigger_bumps_every_project_a_statement_touches(
         await make(client, first["id"], f"t{i}")
 
     async def versions() -> tuple[int, int]:
-        async with database.reader() as connection:
-            rows = await connection.execute(
+        async with database.unit_of_work(write=False) as session:
+            rows = await session.execute(
                 select(Project.tasks_version)
                 .where(Project.id.in_([first["id"], second["id"]]))
                 .order_by(Project.id)
@@ -125,17 +125,15 @@ async def test_trigger_bumps_every_project_a_statement_touches(
         return a, b
 
     a0, b0 = await versions()
-    async with database.reader() as connection:
-        await connection.execute(
+    async with database.unit_of_work() as session:
+        await session.execute(
             text("UPDATE tasks SET project_id = :to WHERE title = 't0'"), {"to": second["id"]}
         )
     a1, b1 = await versions()
     assert a1 > a0
     assert b1 > b0
-    async with database.reader() as connection:
-        await connection.execute(
-            text("DELETE FROM tasks WHERE project_id = :p"), {"p": first["id"]}
-        )
+    async with database.unit_of_work() as session:
+        await session.execute(text("DELETE FROM tasks WHERE project_id = :p"), {"p": first["id"]})
     assert (await versions())[0] > a1
 
 

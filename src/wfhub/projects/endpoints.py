@@ -46,9 +46,7 @@ async def create_project(
 
 @router.get("/{project_id}", response_model=ProjectRead)
 async def get_project(project_id: IdPath, database: DatabaseDep) -> Response:
-    async with database.reader() as connection:
-        project = await service.read(connection, project_id)
-    return model_response(project)
+    return model_response(await service.read(database, project_id))
 
 
 @router.put("/{project_id}", response_model=ProjectRead)

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from wfhub.db import Database
 from wfhub.errors import Conflict, HasChildren, NotFound
 from wfhub.models import Project, Task
 from wfhub.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
@@ -32,9 +33,9 @@ async def get(session: AsyncSession, project_id: int) -> Project:
     return project
 
 
-async def read(connection: AsyncConnection, project_id: int) -> ProjectRead:
+async def read(database: Database, project_id: int) -> ProjectRead:
     """The project as returned by the API (one statement, no session), or NotFound."""
-    row = (await connection.execute(_BY_ID, {"id": project_id})).mappings().first()
+    row = await database.read_one(_BY_ID, {"id": project_id})
     if row is None:
         raise NotFound(f"project {project_id} does not exist")
     return ProjectRead.model_validate(row)

@@ -88,9 +88,7 @@ async def create_task(project_id: IdPath, body: TaskCreate, session: SessionDep)
 
 @router.get("/tasks/{task_id}", response_model=TaskRead)
 async def get_task(task_id: IdPath, database: DatabaseDep) -> Response:
-    async with database.reader() as connection:
-        task = await service.read(connection, task_id)
-    return model_response(task)
+    return model_response(await service.read(database, task_id))
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskRead)

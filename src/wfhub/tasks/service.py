@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from wfhub.db import Database
 from wfhub.errors import HasChildren, InvalidInput, NotFound, TaskCycle
 from wfhub.models import Project, Task, TaskNode, TaskStatus
 from wfhub.projects import service as projects
@@ -56,9 +57,9 @@ async def get(session: AsyncSession, task_id: int) -> Task:
     return task
 
 
-async def read(connection: AsyncConnection, task_id: int) -> TaskRead:
+async def read(database: Database, task_id: int) -> TaskRead:
     """The task as returned by the API (one statement, no session), or NotFound."""
-    row = (await connection.execute(_BY_ID, {"id": task_id})).mappings().first()
+    row = await database.read_one(_BY_ID, {"id": task_id})
     if row is None:
         raise NotFound(f"task {task_id} does not exist")
     return TaskRead.model_validate(row)
