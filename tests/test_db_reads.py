@@ -19,7 +19,9 @@ async def test_reads_see_each_commit_and_cannot_write(fresh_database_url: str) -
         async with database.unit_of_work() as session:
             await session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, value TEXT)"))
             await session.execute(text("INSERT INTO notes VALUES (1, 'first')"))
-        assert await database.read_one(SELECT, {"id": 1}) == {"value": "first"}
+        first = await database.read_one(SELECT, {"id": 1})
+        assert first is not None
+        assert dict(first) == {"value": "first"}
         for value in ("second", "third"):
             async with database.unit_of_work() as session:
                 await session.execute(text("UPDATE notes SET value = :v"), {"v": value})

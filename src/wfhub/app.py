@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from wfhub import __version__
+from wfhub.agent.runner import Runner, RunnerDeps
 from wfhub.config import Settings
 from wfhub.db import Database, create_engine
 from wfhub.errors import install_error_handlers
@@ -26,6 +27,10 @@ from wfhub.ops.supervisor import ChildSupervisor
 from wfhub.ops.terminal import TerminalSlots
 from wfhub.ops.terminal_endpoints import router as terminal_router
 from wfhub.projects.endpoints import router as projects_router
+from wfhub.runs import service as runs
+from wfhub.runs.endpoints import router as runs_router
+from wfhub.runs.executor import InProcessExecutor
+from wfhub.runs.live import RunEventsHub
 from wfhub.sandbox.policy import Sandbox
 from wfhub.security.auth import AuthDep, CredentialCache
 from wfhub.security.endpoints import router as auth_router
@@ -38,6 +43,22 @@ from wfhub.workflows.endpoints import router as nodes_router
 from wfhub.workspace.endpoints import router as workspace_router
 from wfhub.workspace.git_endpoints import router as workspace_git_router
 from wfhub.workspace.git_status import BadgeCache
+
+
+async def _start_runs(app: FastAPI, settings: Settings, client: httpx.AsyncClient) -> None:
+    """Runs a dead process left unfinished become `interrupted`; then the worker pool."""
+    await runs.interrupt_unfinished(
+        app.state.database, "wfhub stopped while the run was queued or running"
+    )
+    deps = RunnerDeps(
+        settings,
+        app.state.database,
+        app.state.sandbox,
+        app.state.run_events,
+        client,
+        app.state.cancel_requested,
+    )
+    app.state.executor = InProcessExecutor(Runner(deps), settings.run_concurrency)
 
 
 def create_app(
@@ -59,6 +80,8 @@ def create_app(
         ledger.start()
         gateway = Gateway(settings, app.state.backend_pool, ledger)
         app.state.ledger, app.state.gateway = ledger, gateway
+        agent_client = httpx.AsyncClient(trust_env=False)
+        await _start_runs(app, settings, agent_client)
         pool: BackendPool = app.state.backend_pool
         pool.start(gateway.session)
         # Probes bring their own deadline (a cold model can take a while to load).
@@ -69,6 +92,8 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.executor.close()
+            await agent_client.aclose()
             await ops_client.aclose()
             await pool.close()
             await gateway.close()
@@ -93,6 +118,8 @@ def create_app(
     app.state.sandbox = Sandbox.from_settings(settings)
     app.state.terminal_slots = TerminalSlots()
     app.state.model_supervisor = model_supervisor
+    app.state.run_events = RunEventsHub()
+    app.state.cancel_requested = set()
     app.state.backend_pool = BackendPool(configured_backends(settings))
     if database is not None:
         app.state.database = database
@@ -107,6 +134,7 @@ def create_app(
         workspace_router,
         workspace_git_router,
         llm_router,
+        runs_router,
         model_server_router,
         logs_router,
         terminal_router,

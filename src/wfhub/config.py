@@ -152,6 +152,25 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, description="Open web terminals allowed per user (API token)."
     )
 
+    run_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Agent runs executed at once by this process."
+    )
+    agent_max_iterations: int = Field(
+        default=30,
+        ge=1,
+        le=500,
+        description="Model calls one run may make (a node's "
+        "max_iterations, when set, takes precedence).",
+    )
+    agent_max_tokens: int = Field(
+        default=200_000, ge=100, description="Prompt plus completion tokens one run may use."
+    )
+    agent_timeout_seconds: float = Field(
+        default=1800.0, gt=0, le=86400, description="Wall-clock limit of one run."
+    )
+    agent_command_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="Limit of one shell command an agent runs."
+    )
     restart_methods: CsvList = Field(
         default_factory=lambda: ["local", "ssh", "container"],
         description="Order in which POST /ollama/restart tries methods; unconfigured ones are "

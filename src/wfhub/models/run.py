@@ -37,6 +37,10 @@ class TaskRun(Timestamped, Base):
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
     workflow_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    branch: Mapped[str | None] = mapped_column(String(200))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    changed_files: Mapped[list[str]] = mapped_column(JSONType, default=list)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 

@@ -1,0 +1,1 @@
+"""The coding agent: a LangGraph tool loop over a run's worktree, talking to the gateway."""

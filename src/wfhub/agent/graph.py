@@ -1,0 +1,170 @@
+"""The agent's LangGraph: plan -> act (tools) -> check -> finish.
+
+- plan: one model call without tools for a short plan (recorded as a message event).
+- act: one model call with the tools; every tool call is run and its observation goes back.
+  A reply without a tool call means the model thinks it is done: on to check. A reply that
+  tried to call a tool but could not be parsed gets an error message back, not a crash.
+- check: the run's `check_command` (if any) in the sandbox; a failure goes back to act with
+  its output, a pass (or no command) goes to finish.
+- Limits end the run as failed with the reason: iterations (model calls), tokens, the stuck
+  detector. The wall-clock limit is the runner's (it cancels the graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from wfhub.agent.model import GatewayModel, Reply
+from wfhub.agent.prompts import PLAN
+from wfhub.agent.stuck import StuckDetector
+from wfhub.agent.tools import Toolbox, clip
+
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+CheckRunner = Callable[[str], Awaitable[tuple[bool, str]]]
+UNPARSED_MARKERS = ("<tool_call>", '"name"', "```json")
+UNPARSED = (
+    "error: your tool call could not be parsed. Reply with a JSON object "
+    '{"name": "<tool>", "arguments": {...}} inside <tool_call></tool_call>.'
+)
+
+
+class AgentState(TypedDict, total=False):
+    messages: list[dict[str, Any]]
+    iterations: int
+    prompt_tokens: int
+    completion_tokens: int
+    outcome: Literal["succeeded", "failed"]
+    reason: str
+    summary: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_iterations: int
+    max_tokens: int
+    check_command: str | None
+
+
+class AgentGraph:
+    """The nodes of the graph over one run's model, tools and limits."""
+
+    def __init__(
+        self, model: GatewayModel, tools: Toolbox, limits: Limits, emit: Emit, check: CheckRunner
+    ) -> None:
+        self.model, self.tools, self.limits = model, tools, limits
+        self.emit, self.check = emit, check
+        self.stuck = StuckDetector()
+
+    def compile(self) -> Any:
+        graph = StateGraph(AgentState)
+        graph.add_node("plan", self.plan)
+        graph.add_node("act", self.act)
+        graph.add_node("check", self.run_check)
+        graph.add_node("finish", self.finish)
+        graph.add_edge(START, "plan")
+        graph.add_edge("plan", "act")
+        graph.add_conditional_edges("act", self.after_act, ["act", "check", "finish"])
+        graph.add_conditional_edges("check", self.after_check, ["act", "finish"])
+        graph.add_edge("finish", END)
+        return graph.compile()
+
+    async def ask(
+        self, state: AgentState, messages: list[dict[str, Any]], with_tools: bool
+    ) -> tuple[Reply, AgentState]:
+        reply = await self.model.chat(messages, self.tools.schemas() if with_tools else [])
+        used: AgentState = {
+            "iterations": state.get("iterations", 0) + 1,
+            "prompt_tokens": state.get("prompt_tokens", 0) + reply.prompt_tokens,
+            "completion_tokens": state.get("completion_tokens", 0) + reply.completion_tokens,
+        }
+        await self.emit(
+            "message",
+            {
+                "role": "assistant",
+                "content": reply.content,
+                "tool_calls": reply.tool_calls,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "seconds": round(reply.seconds, 3),
+            },
+        )
+        return reply, used
+
+    def over_limits(self, state: AgentState) -> str | None:
+        if state.get("iterations", 0) >= self.limits.max_iterations:
+            return f"reached the limit of {self.limits.max_iterations} model calls"
+        tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
+        if tokens >= self.limits.max_tokens:
+            return f"used {tokens} tokens, over the limit of {self.limits.max_tokens}"
+        return None
+
+    async def plan(self, state: AgentState) -> AgentState:
+        asking = [*state["messages"], {"role": "user", "content": PLAN}]
+        reply, used = await self.ask(state, asking, with_tools=False)
+        messages = [
+            *asking,
+            {"role": "assistant", "content": reply.content},
+            {"role": "user", "content": "Now carry out the plan with your tools."},
+        ]
+        return {**used, "messages": messages}
+
+    async def act(self, state: AgentState) -> AgentState:
+        reason = self.over_limits(state)
+        if reason is not None:
+            return {"outcome": "failed", "reason": reason}
+        reply, used = await self.ask(state, state["messages"], with_tools=True)
+        said = {"role": "assistant", "content": reply.content, "tool_calls": reply.tool_calls}
+        messages = [*state["messages"], said]
+        if not reply.tool_calls:
+            if any(marker in reply.content for marker in UNPARSED_MARKERS):
+                return await self.unparsed(used, messages)
+            return {**used, "messages": messages, "summary": reply.content, "checked": False}
+        for call in reply.tool_calls:
+            function = call.get("function") or {}
+            name, arguments = str(function.get("name", "")), function.get("arguments", {})
+            await self.emit("tool_call", {"name": name, "arguments": arguments})
+            observation, ok = await self.tools.call(name, arguments)
+            await self.emit("tool_result", {"name": name, "ok": ok, "output": observation})
+            messages.append({"role": "tool", "content": observation, "tool_name": name})
+            stop = self.stuck.observe(f"{name} {arguments}", observation, ok)
+            if stop is not None:
+                return {**used, "messages": messages, "outcome": "failed", "reason": stop}
+        return {**used, "messages": messages}
+
+    async def unparsed(self, used: AgentState, messages: list[dict[str, Any]]) -> AgentState:
+        """A reply that meant to call a tool but could not be read: say so to the model."""
+        await self.emit("error", {"message": UNPARSED})
+        stop = self.stuck.observe("unparsed tool call", UNPARSED, ok=False)
+        if stop is not None:
+            return {**used, "messages": messages, "outcome": "failed", "reason": stop}
+        return {**used, "messages": [*messages, {"role": "user", "content": UNPARSED}]}
+
+    async def run_check(self, state: AgentState) -> AgentState:
+        command = self.limits.check_command
+        if command is None:
+            return {"checked": True}
+        passed, output = await self.check(command)
+        await self.emit("log", {"check": command, "passed": passed, "output": clip(output, 4000)})
+        if passed:
+            return {"checked": True}
+        feedback = (
+            f"The check `{command}` failed:\n{clip(output, 6000)}\nFix the problem with your tools."
+        )
+        messages = [*state["messages"], {"role": "user", "content": feedback}]
+        return {"checked": False, "summary": "", "messages": messages}
+
+    async def finish(self, state: AgentState) -> AgentState:
+        return {} if state.get("outcome") == "failed" else {"outcome": "succeeded"}
+
+    def after_act(self, state: AgentState) -> str:
+        if state.get("outcome") == "failed":
+            return "finish"
+        return "check" if state.get("summary") else "act"
+
+    def after_check(self, state: AgentState) -> str:
+        return "finish" if state.get("checked") else "act"

@@ -1,0 +1,61 @@
+"""What the agent is told: its role, the rules of its tools, the task and the repository."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAP_ENTRIES = 300
+SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache"})
+
+DEFAULT_ROLE = (
+    "You are a careful software engineer working in a git repository. You change code only "
+    "through your tools and check your work by running the project's tests."
+)
+RULES = """Rules:
+- Use the tools to look before you change anything: list_files, glob, grep, read_file.
+- Change files with edit_file (one exact, unique search text) or write_file (whole file).
+- Run tests or other checks with run_command (no network; only the repository is writable).
+- Call one or more tools per reply. When the task is done and checked, reply with a short
+  summary of what you changed and no tool call.
+- If your tool call cannot be parsed you will be told; fix it and try again."""
+PLAN = (
+    "Before you start, write a short numbered plan (at most 6 steps) for this task. "
+    "Do not call any tool yet."
+)
+
+
+@dataclass(frozen=True)
+class TaskBrief:
+    title: str
+    description: str
+    criteria: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+
+def repository_map(root: Path) -> str:
+    """A compact listing of the repository's files (first `MAP_ENTRIES`, folders first)."""
+    found: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        relative = Path(folder).relative_to(root)
+        for name in sorted(names):
+            found.append(str(relative / name) if str(relative) != "." else name)
+            if len(found) >= MAP_ENTRIES:
+                return "\n".join(found) + "\n... (more files)"
+    return "\n".join(found) or "(empty repository)"
+
+
+def system_prompt(role: str | None) -> str:
+    return f"{role or DEFAULT_ROLE}\n\n{RULES}"
+
+
+def task_prompt(brief: TaskBrief, root: Path) -> str:
+    parts = [f"# Task: {brief.title}", brief.description or "(no description)"]
+    if brief.criteria:
+        parts.append("## Acceptance criteria\n" + "\n".join(f"- {c}" for c in brief.criteria))
+    if brief.comments:
+        parts.append("## Comments\n" + "\n".join(f"- {c}" for c in brief.comments))
+    parts.append("## Repository files\n" + repository_map(root))
+    return "\n\n".join(parts)

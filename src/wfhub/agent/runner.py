@@ -1,0 +1,259 @@
+"""One run from start to end: its worktree, its tools, the graph, and what it leaves behind.
+
+The run works in a git worktree of the project on its own branch `wfhub/run-<id>` (under
+`$WFHUB_HOME/worktrees/`), so parallel runs of one project never share files; a workspace
+that is not a git repository (or `options.worktree: false`) is worked on in place. On
+success every change is committed on the run's branch and the summary lists the files and
+the commit. Every step is an event. Cancellation (the executor cancels the task) and the
+wall-clock limit end the run as `cancelled` or `failed` with the reason, never `running`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wfhub.agent import graph
+from wfhub.agent.model import GatewayModel, ModelError
+from wfhub.agent.prompts import TaskBrief, system_prompt, task_prompt
+from wfhub.agent.tools import Toolbox
+from wfhub.config import Settings
+from wfhub.db import Database
+from wfhub.errors import WfhubError
+from wfhub.models import Project, RunStatus, Task, TaskNode
+from wfhub.runs import service as runs
+from wfhub.runs.live import RunEventsHub
+from wfhub.sandbox.policy import Sandbox
+from wfhub.sandbox.process import Limits, run
+from wfhub.tasks import details
+from wfhub.tasks import service as tasks
+from wfhub.tasks.schemas import SubtaskCreate
+from wfhub.workspace import git_changes
+from wfhub.workspace.git import Git
+from wfhub.workspace.service import author, root_of
+
+MAX_SUBTASK_DEPTH = 3  # agents create subtasks only under tasks shallower than this
+MAX_SUBTASKS_PER_RUN = 5  # circuit breaker against runaway delegation
+# What running code leaves behind is not the agent's change: never committed, even in a
+# repository without a .gitignore of its own.
+GENERATED = "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\nnode_modules/\n"
+
+
+@dataclass
+class RunnerDeps:
+    settings: Settings
+    database: Database
+    sandbox: Sandbox
+    hub: RunEventsHub
+    client: httpx.AsyncClient
+    cancel_requested: set[int]  # runs a user cancelled (others stopped by a shutdown)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    run: dict[str, Any]
+    brief: TaskBrief
+    role: str | None
+    node_iterations: int | None
+    project_id: int
+    task_depth: int
+    workspace: Path
+
+
+class Runner:
+    def __init__(self, deps: RunnerDeps) -> None:
+        self.deps = deps
+
+    async def emit(self, run_id: int, type_: str, payload: dict[str, Any]) -> None:
+        await runs.append_event(self.deps.database, run_id, type_, payload)  # type: ignore[arg-type]
+        self.deps.hub.notify(run_id)
+
+    async def _finish(self, run_id: int, status: RunStatus, **fields: Any) -> None:
+        async with self.deps.database.unit_of_work() as session:
+            row = await runs.get(session, run_id)
+            for name, value in fields.items():
+                setattr(row, name, value)
+            await runs.set_status(session, row, status, error=fields.get("error"))
+        shown = {k: v for k, v in fields.items() if k in {"error", "summary", "commit_sha"}}
+        await self.emit(run_id, "status", {"status": status.value, **shown})
+
+    async def __call__(self, run_id: int) -> None:
+        """Execute the run; every way out leaves it finished with its reason."""
+        try:
+            prepared = await self._prepare(run_id)
+            await self.emit(run_id, "status", {"status": "running"})
+            outcome = await asyncio.wait_for(
+                self._execute(run_id, prepared),
+                prepared.run["options"].get("timeout_seconds")
+                or self.deps.settings.agent_timeout_seconds,
+            )
+            await self._finish(run_id, outcome.pop("status"), **outcome)
+        except asyncio.CancelledError:
+            if run_id in self.deps.cancel_requested:
+                self.deps.cancel_requested.discard(run_id)
+                ending = self._finish(run_id, RunStatus.cancelled, error="cancelled by a user")
+            else:
+                reason = "wfhub stopped while the run was running"
+                ending = self._finish(run_id, RunStatus.interrupted, error=reason)
+            await asyncio.shield(ending)
+            raise
+        except TimeoutError:
+            await self._finish(run_id, RunStatus.failed, error="the run hit its wall-clock limit")
+        except (ModelError, WfhubError, OSError) as exc:
+            detail = exc.detail if isinstance(exc, WfhubError) else str(exc)
+            await self.emit(run_id, "error", {"message": detail})
+            await self._finish(run_id, RunStatus.failed, error=detail)
+
+    async def _prepare(self, run_id: int) -> Prepared:
+        settings = self.deps.settings
+        async with self.deps.database.unit_of_work() as session:
+            row = await runs.get(session, run_id)
+            task = await tasks.get(session, row.task_id)
+            node = await session.get(TaskNode, row.node_id) if row.node_id else None
+            project_path = await self._project_path(session, task)
+            criteria = [c.description for c in await details.list_criteria(session, task.id)]
+            comments = [c.body for c in await details.list_comments(session, task.id)]
+            await runs.set_status(session, row, RunStatus.running)
+            snapshot = {c: getattr(row, c) for c in ("id", "task_id", "model", "options")}
+        workspace = root_of(settings, project_path)
+        if not workspace.is_dir():
+            raise WfhubError(f"the project's workspace folder {project_path!r} does not exist")
+        return Prepared(
+            run=snapshot,
+            brief=TaskBrief(task.title, task.description, criteria, comments),
+            role=node.agent_prompt if node is not None else None,
+            node_iterations=node.max_iterations if node is not None else None,
+            project_id=task.project_id,
+            task_depth=task.depth,
+            workspace=workspace,
+        )
+
+    async def _project_path(self, session: AsyncSession, task: Task) -> str:
+        path = await session.scalar(
+            select(Project.workspace_path).where(Project.id == task.project_id)
+        )
+        return str(path)
+
+    async def _worktree(self, run_id: int, prepared: Prepared) -> tuple[Path, str | None]:
+        workspace = prepared.workspace
+        if not prepared.run["options"].get("worktree", True) or not (workspace / ".git").exists():
+            return workspace, None
+        git = Git(workspace, author=author(self.deps.settings))
+        branch = f"wfhub/run-{run_id}"
+        target = (
+            self.deps.settings.worktrees_dir / f"project-{prepared.project_id}" / f"run-{run_id}"
+        )
+        await git_changes.add_worktree(git, target, branch, None)
+        await self.emit(run_id, "log", {"worktree": str(target), "branch": branch})
+        return target, branch
+
+    async def _execute(self, run_id: int, prepared: Prepared) -> dict[str, Any]:
+        settings = self.deps.settings
+        root, branch = await self._worktree(run_id, prepared)
+        async with self.deps.database.unit_of_work() as session:
+            (await runs.get(session, run_id)).branch = branch
+        limits = Limits(
+            timeout_seconds=settings.agent_command_seconds,
+            memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
+        )
+        toolbox = Toolbox(
+            root,
+            self.deps.sandbox,
+            limits,
+            self._subtasks(run_id, prepared),
+            settings.search_engine,
+        )
+        token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
+        model = GatewayModel(
+            self.deps.client,
+            settings.base_url,
+            token,
+            str(prepared.run["model"]),
+            {"project": prepared.project_id, "task": prepared.run["task_id"], "run": run_id},
+        )
+        options = prepared.run["options"]
+        agent_limits = graph.Limits(
+            max_iterations=options.get("max_iterations")
+            or prepared.node_iterations
+            or settings.agent_max_iterations,
+            max_tokens=options.get("max_tokens") or settings.agent_max_tokens,
+            check_command=options.get("check_command"),
+        )
+
+        async def check(command: str) -> tuple[bool, str]:
+            done = await run(self.deps.sandbox, ["bash", "-c", command], root, limits)
+            return done.exit_code == 0, done.output
+
+        async def emit(type_: str, payload: dict[str, Any]) -> None:
+            await self.emit(run_id, type_, payload)
+
+        compiled = graph.AgentGraph(model, toolbox, agent_limits, emit, check).compile()
+        messages = [
+            {"role": "system", "content": system_prompt(prepared.role)},
+            {"role": "user", "content": task_prompt(prepared.brief, root)},
+        ]
+        state = await compiled.ainvoke(
+            {"messages": messages}, {"recursion_limit": agent_limits.max_iterations * 3 + 10}
+        )
+        tokens = {
+            "prompt_tokens": state.get("prompt_tokens", 0),
+            "completion_tokens": state.get("completion_tokens", 0),
+        }
+        if state.get("outcome") != "succeeded":
+            return {"status": RunStatus.failed, "error": state.get("reason", "failed"), **tokens}
+        commit, changed = await self._commit(run_id, root, branch, prepared.brief.title)
+        return {
+            "status": RunStatus.succeeded,
+            "summary": state.get("summary", ""),
+            "commit_sha": commit,
+            "changed_files": changed,
+            **tokens,
+        }
+
+    async def _commit(
+        self, run_id: int, root: Path, branch: str | None, title: str
+    ) -> tuple[str | None, list[str]]:
+        if not (root / ".git").exists():
+            return None, []
+        git = Git(root, author=author(self.deps.settings))
+        excludes = self.deps.settings.home_dir / "agent-excludes"
+        await asyncio.to_thread(excludes.write_text, GENERATED)
+        await git.run("-c", f"core.excludesFile={excludes}", "add", "--all")
+        names = (await git.run("diff", "--cached", "--name-only", "-z")).text.split("\0")
+        changed = [n for n in names if n]
+        if not changed:
+            return None, []
+        message = f"{title}\n\nwfhub run {run_id}" + (f" on {branch}" if branch else "")
+        await git.run("commit", "--no-verify", "--no-gpg-sign", "--file=-", input=message.encode())
+        sha = (await git.run("rev-parse", "HEAD")).text.strip()
+        await self.emit(run_id, "log", {"commit": sha, "files": changed})
+        return sha, changed
+
+    def _subtasks(self, run_id: int, prepared: Prepared) -> Any:
+        made: list[int] = []
+
+        async def make(title: str, description: str) -> str:
+            if len(made) >= MAX_SUBTASKS_PER_RUN:
+                return f"error: this run already created {MAX_SUBTASKS_PER_RUN} subtasks; no more"
+            if prepared.task_depth >= MAX_SUBTASK_DEPTH:
+                return (
+                    f"error: this task is at depth {prepared.task_depth}; agents may create "
+                    f"subtasks only down to depth {MAX_SUBTASK_DEPTH}"
+                )
+            async with self.deps.database.unit_of_work() as session:
+                parent = await tasks.get(session, int(prepared.run["task_id"]))
+                child = await tasks.create_subtask(
+                    session, parent.id, SubtaskCreate(title=title[:500], description=description)
+                )
+                child_id = child.id
+            made.append(child_id)
+            await self.emit(run_id, "log", {"subtask": child_id, "title": title})
+            return f"created subtask {child_id}: {title}"
+
+        return make

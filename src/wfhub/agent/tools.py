@@ -1,0 +1,280 @@
+"""The agent's tools: files, search, shell, git and subtasks, all confined to one folder.
+
+Every path goes through `workspace.paths.Workspace` (no `..`, absolute paths or symlinks
+leading out); shell commands run in the sandbox with the run's limits. A tool never raises
+for the model's mistakes: a bad path, a missing search text or a failing command comes back
+as an observation starting with `error:`, so the model can correct itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wfhub.errors import WfhubError
+from wfhub.sandbox.policy import Sandbox
+from wfhub.sandbox.process import Limits, run
+from wfhub.workspace import files, search
+from wfhub.workspace.git import Git
+from wfhub.workspace.paths import Workspace
+
+OBSERVATION_CHARS = 12_000
+READ_MAX_BYTES = 512 * 1024
+Handler = Callable[[dict[str, Any]], Awaitable[str]]
+SubtaskMaker = Callable[[str, str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Handler
+
+    def schema(self) -> dict[str, Any]:
+        """The Ollama/OpenAI function-tool description."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+def _params(required: list[str], **props: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {k: {"type": t, "description": d} for k, (t, d) in props.items()},
+        "required": required,
+    }
+
+
+def clip(text: str, limit: int = OBSERVATION_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return (
+        text[: limit // 2]
+        + f"\n... [{len(text) - limit} characters cut] ...\n"
+        + text[-limit // 2 :]
+    )
+
+
+def _text(args: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = args.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise ValueError(f"`{name}` must be a non-empty string")
+    return value
+
+
+class Toolbox:
+    """The tools of one run, bound to its working folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        sandbox: Sandbox,
+        limits: Limits,
+        make_subtask: SubtaskMaker,
+        search_engine: search.Engine = "auto",
+    ) -> None:
+        self.root = root
+        self.ws = Workspace(root)
+        self.sandbox = sandbox
+        self.limits = limits
+        self.make_subtask = make_subtask
+        self.search_engine = search_engine
+        self.tools = {t.name: t for t in self._tools()}
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [t.schema() for t in self.tools.values()]
+
+    async def call(self, name: str, arguments: object) -> tuple[str, bool]:
+        """Run a tool; (observation, ok). Unknown tools and bad arguments are observations."""
+        tool = self.tools.get(name)
+        if tool is None:
+            return f"error: there is no tool {name!r}; use one of {', '.join(self.tools)}", False
+        if isinstance(arguments, str):
+            text = arguments
+            try:
+                arguments = json.loads(text)
+            except ValueError:
+                return f"error: the arguments of {name} are not JSON: {text[:200]!r}", False
+        if not isinstance(arguments, dict):
+            return f"error: the arguments of {name} must be a JSON object", False
+        try:
+            observation = clip(await tool.handler(arguments))
+            return observation, not observation.startswith("error:")
+        except (WfhubError, ValueError, OSError) as exc:
+            detail = exc.detail if isinstance(exc, WfhubError) else str(exc)
+            return f"error: {detail}", False
+
+    def _tools(self) -> list[Tool]:
+        path = ("string", "Path relative to the repository root")
+        return [
+            Tool(
+                "list_files",
+                "List a directory (default: the root).",
+                _params([], path=("string", "Directory, relative")),
+                self._list,
+            ),
+            Tool(
+                "read_file",
+                "Read a text file, optionally lines start_line..end_line (1-based).",
+                _params(
+                    ["path"],
+                    path=path,
+                    start_line=("integer", "First line"),
+                    end_line=("integer", "Last line"),
+                ),
+                self._read,
+            ),
+            Tool(
+                "write_file",
+                "Create or replace a whole file.",
+                _params(["path", "content"], path=path, content=("string", "New content")),
+                self._write,
+            ),
+            Tool(
+                "edit_file",
+                "Replace one exact occurrence of `search` by `replace` in a file.",
+                _params(
+                    ["path", "search", "replace"],
+                    path=path,
+                    search=("string", "Exact text to find (must occur once)"),
+                    replace=("string", "Text to put instead"),
+                ),
+                self._edit,
+            ),
+            Tool(
+                "grep",
+                "Search file contents for a literal text (or a regex).",
+                _params(
+                    ["pattern"],
+                    pattern=("string", "Text to find"),
+                    regex=("boolean", "Treat pattern as a regex"),
+                    glob=("string", "Only files matching this glob"),
+                ),
+                self._grep,
+            ),
+            Tool(
+                "glob",
+                "Find files by glob pattern, e.g. `**/*.py`.",
+                _params(["pattern"], pattern=("string", "Glob")),
+                self._glob,
+            ),
+            Tool(
+                "run_command",
+                "Run a shell command in the repository (sandboxed, no network).",
+                _params(["command"], command=("string", "bash command line")),
+                self._shell,
+            ),
+            Tool("git_status", "Show changed files.", _params([]), self._git_status),
+            Tool("git_diff", "Show the diff of uncommitted changes.", _params([]), self._git_diff),
+            Tool(
+                "create_subtask",
+                "Record a follow-up task under the current task.",
+                _params(
+                    ["title"],
+                    title=("string", "Short title"),
+                    description=("string", "What needs doing"),
+                ),
+                self._subtask,
+            ),
+        ]
+
+    async def _list(self, args: dict[str, Any]) -> str:
+        where = _text(args, "path", required=False) or "."
+        listing = files.list_dir(
+            self.ws, "" if where in {".", "/"} else where, snapshot=None, hide_ignored=True
+        )
+        names = [e["name"] + ("/" if e["type"] == "dir" else "") for e in listing["items"]]
+        return "\n".join(names) or "(empty directory)"
+
+    async def _read(self, args: dict[str, Any]) -> str:
+        path = _text(args, "path")
+        result = files.read(self.ws, path, offset=0, length=None, max_bytes=READ_MAX_BYTES)
+        if result.get("content") is None:
+            return f"error: {path} is not a text file (or is too large to read)"
+        lines = str(result["content"]).splitlines()
+        start = max(int(args.get("start_line") or 1), 1)
+        end = min(int(args.get("end_line") or len(lines)), len(lines))
+        return "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1)) or "(empty)"
+
+    async def _write(self, args: dict[str, Any]) -> str:
+        path, content = _text(args, "path"), args.get("content")
+        if not isinstance(content, str):
+            raise ValueError("`content` must be a string")
+        files.write(self.ws, path, content.encode())
+        return f"wrote {path} ({len(content.splitlines())} lines)"
+
+    async def _edit(self, args: dict[str, Any]) -> str:
+        path, find = _text(args, "path"), _text(args, "search")
+        replace = args.get("replace")
+        if not isinstance(replace, str):
+            raise ValueError("`replace` must be a string")
+        current = files.read(self.ws, path, offset=0, length=None, max_bytes=READ_MAX_BYTES)
+        text = current.get("content")
+        if not isinstance(text, str):
+            return f"error: {path} is not a text file"
+        count = text.count(find)
+        if count == 0:
+            return (
+                f"error: the search text was not found in {path}; read the file and copy it exactly"
+            )
+        if count > 1:
+            return (
+                f"error: the search text occurs {count} times in {path}; include more "
+                "lines so it is unique"
+            )
+        files.write(
+            self.ws,
+            path,
+            text.replace(find, replace, 1).encode(),
+            expected_version=current.get("version"),
+        )
+        return f"edited {path}"
+
+    async def _grep(self, args: dict[str, Any]) -> str:
+        glob = _text(args, "glob", required=False)
+        query = search.Query(
+            pattern=_text(args, "pattern"),
+            regex=bool(args.get("regex")),
+            globs=(glob,) if glob else (),
+            max_results=100,
+        )
+        found = await search.search(self.ws, query, self.search_engine)
+        lines = [f"{m['path']}:{m['line']}: {m['text']}" for m in found["matches"]]
+        return "\n".join(lines) or "no matches"
+
+    async def _glob(self, args: dict[str, Any]) -> str:
+        found = await search.find_files(self.root, _text(args, "pattern"), under="", limit=200)
+        return "\n".join(found["files"]) or "no files match"
+
+    async def _shell(self, args: dict[str, Any]) -> str:
+        command = _text(args, "command")
+        done = await run(self.sandbox, ["bash", "-c", command], self.root, self.limits)
+        if done.timed_out:
+            return f"error: timed out after {self.limits.timeout_seconds:g} s\n{done.output}"
+        status = "ok" if done.exit_code == 0 else f"error: exit code {done.exit_code}"
+        return f"{status}\n{done.output}" + ("\n[output truncated]" if done.truncated else "")
+
+    async def _git(self, *args: str) -> str:
+        result = await Git(self.root).run(*args, check=False)
+        return result.text or "(nothing)"
+
+    async def _git_status(self, _: dict[str, Any]) -> str:
+        return await self._git("status", "--short")
+
+    async def _git_diff(self, _: dict[str, Any]) -> str:
+        return await self._git("diff")
+
+    async def _subtask(self, args: dict[str, Any]) -> str:
+        title = _text(args, "title")
+        return await self.make_subtask(title, _text(args, "description", required=False))

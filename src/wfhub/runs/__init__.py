@@ -1,0 +1,1 @@
+"""Task runs: creating them, their events (live), their executor."""

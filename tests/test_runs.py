@@ -1,0 +1,361 @@
+"""Agent runs end to end against a real `wfhub serve`, its model a scripted Ollama host (a
+separate process): edits committed on the run's branch, recovery from tool errors and
+malformed calls, the stuck detector, limits, cancel, subtasks, SSE resume, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.live_server import LiveServer, live_server, server_env, wfhub_process
+from tests.ops_helpers import answers, stop, wait_until
+
+pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
+BUGGY = "def add(a, b):\n    return a - b\n"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("scripted") / "scripted.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.scripted_ollama", str(port)], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(url), what="the scripted model server")
+        yield url
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, model_url: str) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("runs") / "home"
+    with live_server(home, f"sqlite:///{home.parent / 'hub.db'}", ollama_urls=model_url) as server:
+        yield server
+
+
+@pytest.fixture
+def api(hub: LiveServer) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    with httpx.Client(base_url=hub.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def call(name: str, **arguments: object) -> Json:
+    return {"content": "", "tool_calls": [{"function": {"name": name, "arguments": arguments}}]}
+
+
+def script(model_url: str, model: str, *replies: Json) -> None:
+    httpx.post(f"{model_url}/_script", json={"model": model, "replies": list(replies)})
+
+
+def seen(model_url: str, model: str) -> list[list[Json]]:
+    result: list[list[Json]] = httpx.get(f"{model_url}/_requests", params={"model": model}).json()
+    return result
+
+
+def project_with_bug(api: httpx.Client, name: str) -> tuple[int, int]:
+    project = api.post("/projects", json={"name": name, "workspace": "init"}).json()
+    pid = project["id"]
+    assert api.put(f"/workspace/{pid}/file", params={"path": "calc.py"}, content=BUGGY).is_success
+    commit = api.post(f"/workspace/{pid}/git/commit", json={"message": "start", "all": True})
+    assert commit.is_success, commit.text
+    task = api.post(f"/projects/{pid}/tasks", json={"title": "Fix add"}).json()
+    return pid, task["id"]
+
+
+def events(hub: LiveServer, run_id: int, after: int | None = None, limit: int = 1000) -> list[Json]:
+    """Read the SSE stream (until it ends, or `limit` events)."""
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    if after is not None:
+        headers["Last-Event-ID"] = str(after)
+    found: list[Json] = []
+    with httpx.stream("GET", f"{hub.url}/runs/{run_id}/events", headers=headers, timeout=60) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        entry: Json = {}
+        for line in r.iter_lines():
+            if line.startswith("id: "):
+                entry["seq"] = int(line[4:])
+            elif line.startswith("event: "):
+                entry["type"] = line[7:]
+            elif line.startswith("data: "):
+                entry["data"] = json.loads(line[6:])
+            elif not line and entry:
+                found.append(entry)
+                entry = {}
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def start(api: httpx.Client, task_id: int, model: str, **options: object) -> Json:
+    response = api.post(f"/tasks/{task_id}/runs", json={"model": model, "options": options})
+    assert response.status_code == 202, response.text
+    body: Json = response.json()
+    assert body["status"] == "queued"
+    return body
+
+
+def test_a_run_fixes_the_bug_on_its_own_branch(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    pid, task_id = project_with_bug(api, "fix")
+    script(
+        model_url,
+        "edit",
+        {"content": "1. Fix the operator.\n2. Check."},
+        call("read_file", path="calc.py"),
+        call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+        call("run_command", command="python3 -c 'import calc; assert calc.add(2, 3) == 5'"),
+        {"content": "Fixed add: it subtracted."},
+    )
+    run = start(api, task_id, "edit", check_command="python3 -c 'import calc; calc.add(1, 1) == 2'")
+    stream = events(hub, run["id"])
+    kinds = [e["type"] for e in stream]
+    assert kinds[0] == "status"
+    assert stream[-1] == {"seq": len(stream), "type": "status", "data": stream[-1]["data"]}
+    assert stream[-1]["data"]["status"] == "succeeded"
+    assert [e["seq"] for e in stream] == list(range(1, len(stream) + 1))
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert [r["name"] for r in results] == ["read_file", "edit_file", "run_command"]
+    assert all(r["ok"] for r in results)
+    assert results[2]["output"].startswith("ok")
+
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["status"] == "succeeded"
+    assert summary["summary"] == "Fixed add: it subtracted."
+    assert summary["changed_files"] == ["calc.py"]
+    assert summary["branch"] == f"wfhub/run-{run['id']}"
+    assert summary["prompt_tokens"] == 5 * 50  # plan, three tool calls, the answer
+    assert summary["completion_tokens"] == 5 * 10
+    wait_until(lambda: api.get(f"/runs/{run['id']}").json()["llm_requests"] == 5, 10, "ledger")
+    workspace = Path(hub.env["WFHUB_HOME"]) / "workspaces"
+    repo = next(
+        p for p in workspace.iterdir() if (p / "calc.py").exists() and p.name.startswith("fix")
+    )
+    shown = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{summary['branch']}:calc.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "a + b" in shown.stdout
+    assert (repo / "calc.py").read_text() == BUGGY  # the main checkout is untouched
+    assert api.get(f"/tasks/{task_id}").json()["status"] == "completed"
+    first_prompt = seen(model_url, "edit")[0]
+    assert "Fix add" in first_prompt[1]["content"]
+    assert "calc.py" in first_prompt[1]["content"]  # the repository map
+    assert pid
+
+
+def test_tool_errors_and_malformed_calls_go_back_to_the_model(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "recover")
+    script(
+        model_url,
+        "recover",
+        {"content": "plan"},
+        call("edit_file", path="calc.py", search="a * b", replace="a + b"),
+        {"content": '<tool_call>{"name": "edit_file", "arguments": {broken</tool_call>'},
+        call("no_such_tool"),
+        call("read_file", path="../../etc/passwd"),
+        call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+        {"content": "done"},
+    )
+    run = start(api, task_id, "recover")
+    stream = events(hub, run["id"])
+    assert stream[-1]["data"]["status"] == "succeeded"
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert "search text was not found" in results[0]["output"]
+    assert "there is no tool 'no_such_tool'" in results[1]["output"]
+    assert results[2]["output"].startswith("error: ")
+    assert "root:" not in results[2]["output"]  # nothing of /etc/passwd
+    assert [r["ok"] for r in results] == [False, False, False, True]
+    assert any(
+        "could not be parsed" in e["data"]["message"] for e in stream if e["type"] == "error"
+    )
+    later = seen(model_url, "recover")[-1]
+    assert any("could not be parsed" in str(m.get("content")) for m in later)
+    assert any("search text was not found" in str(m.get("content")) for m in later)
+
+
+def test_a_stuck_run_is_stopped_with_the_reason(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "stuck")
+    script(model_url, "stuck", {"content": "plan"}, *[call("read_file", path="calc.py")] * 6)
+    run = start(api, task_id, "stuck")
+    assert events(hub, run["id"])[-1]["data"]["status"] == "failed"
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["error"].startswith("stuck: the same action gave the same result 4 times")
+    assert api.get(f"/tasks/{task_id}").json()["status"] == "failed"
+
+
+def test_max_iterations_ends_the_run(api: httpx.Client, hub: LiveServer, model_url: str) -> None:
+    _, task_id = project_with_bug(api, "limits")
+    looping = [call("list_files", path=".") if i % 2 else call("git_status") for i in range(10)]
+    script(model_url, "limits", {"content": "plan"}, *looping)
+    run = start(api, task_id, "limits", max_iterations=3)
+    events(hub, run["id"])
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["status"] == "failed"
+    assert summary["error"] == "reached the limit of 3 model calls"
+    assert len(seen(model_url, "limits")) == 3
+
+
+def test_cancel_stops_a_run_within_seconds(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "cancel")
+    script(model_url, "cancel", {"content": "plan"}, {"hang": True})
+    run = start(api, task_id, "cancel")
+    wait_until(lambda: len(seen(model_url, "cancel")) == 2, 20, "the hanging model call")
+    started = time.monotonic()
+    cancelled = api.post(f"/runs/{run['id']}/cancel")
+    assert cancelled.status_code == 202
+    assert cancelled.json()["status"] == "cancelled"
+    assert time.monotonic() - started < 5
+    assert events(hub, run["id"])[-1]["data"] == {
+        "status": "cancelled",
+        "error": "cancelled by a user",
+    }
+    again = api.post(f"/runs/{run['id']}/cancel")
+    assert again.status_code == 409
+
+
+def test_subtasks_are_recorded_under_the_task(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "subtasks")
+    script(
+        model_url,
+        "subtasks",
+        {"content": "plan"},
+        call("create_subtask", title="Add a test for add", description="cover negatives"),
+        {"content": "recorded"},
+    )
+    run = start(api, task_id, "subtasks")
+    assert events(hub, run["id"])[-1]["data"]["status"] == "succeeded"
+    children = api.get(f"/tasks/{task_id}/subtasks").json()["items"]
+    assert [c["title"] for c in children] == ["Add a test for add"]
+    assert children[0]["depth"] == 1
+
+
+def test_the_event_stream_resumes_without_loss_or_repeats(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "resume")
+    script(
+        model_url,
+        "resume",
+        {"content": "plan"},
+        call("git_status"),
+        call("list_files"),
+        {"content": "done"},
+    )
+    run = start(api, task_id, "resume")
+    head = events(hub, run["id"], limit=3)  # the connection drops after three events
+    assert [e["seq"] for e in head] == [1, 2, 3]
+    rest = events(hub, run["id"], after=head[-1]["seq"])
+    whole = events(hub, run["id"])
+    assert head + rest == whole
+    assert len({e["seq"] for e in whole}) == len(whole)
+
+
+def test_bad_requests_are_refused(api: httpx.Client, hub: LiveServer, model_url: str) -> None:
+    _, task_id = project_with_bug(api, "refusals")
+    assert api.post("/tasks/999999/runs", json={}).status_code == 404
+    assert api.post(f"/tasks/{task_id}/runs", json={"engine": "aider2"}).status_code == 422
+    assert api.post(f"/tasks/{task_id}/runs", json={"host": "x"}).status_code == 422
+    bad = {"options": {"max_iterations": 0}}
+    assert api.post(f"/tasks/{task_id}/runs", json=bad).status_code == 422
+    script(model_url, "busy", {"content": "plan"}, {"hang": True})
+    run = start(api, task_id, "busy")
+    second = api.post(f"/tasks/{task_id}/runs", json={"model": "busy"})
+    assert second.status_code == 409
+    assert second.json()["error"] == "conflict"
+    assert api.get("/runs/999999").status_code == 404
+    headers = {"Last-Event-ID": "x"}
+    assert api.get(f"/runs/{run['id']}/events", headers=headers).status_code == 422
+    assert api.get("/runs/999999/events").status_code == 404
+    api.post(f"/runs/{run['id']}/cancel")
+
+
+def test_a_killed_server_leaves_the_run_interrupted_with_its_events(
+    tmp_path: Path, model_url: str
+) -> None:
+    home = tmp_path / "home"
+    database = f"sqlite:///{tmp_path / 'hub.db'}"
+    with (
+        live_server(home, database, ollama_urls=model_url) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
+        ) as client,
+    ):
+        _, task_id = project_with_bug(client, "killed")
+        script(model_url, "killed", {"content": "plan"}, {"hang": True})
+        run = start(client, task_id, "killed")
+        wait_until(lambda: len(seen(model_url, "killed")) == 2, 20, "the hanging model call")
+        before = events(server, run["id"], limit=3)
+        os.kill(_serve_pid(server), signal.SIGKILL)
+    env = server_env(home, database, free_port())
+    env["WFHUB_OLLAMA_URLS"] = model_url
+    url = f"http://127.0.0.1:{env['WFHUB_PORT']}"
+    with wfhub_process(["serve"], env, tmp_path / "second.log", f"{url}/health"):
+        again = LiveServer(url=url, token=(home / "token").read_text().strip(), env=env)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {again.token}"}) as c:
+            summary = c.get(f"/runs/{run['id']}").json()
+        assert summary["status"] == "interrupted"
+        assert "stopped" in summary["error"]
+        stream = events(again, run["id"])
+        assert stream[: len(before)] == before  # nothing before the kill was lost
+        assert stream[-1]["data"]["status"] == "interrupted"
+
+
+def _serve_pid(server: LiveServer) -> int:
+    """The pid of the `wfhub serve` listening on the server's port."""
+    port = server.env["WFHUB_PORT"]
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(out.split("pid=")[1].split(",")[0])
+
+
+def test_wfhub_run_follow_prints_the_live_run(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "cli")
+    script(
+        model_url,
+        "cli",
+        {"content": "plan"},
+        call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+        {"content": "Fixed it."},
+    )
+    done = hub.cli("run", str(task_id), "--model", "cli", "--follow")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "queued" in done.stdout
+    assert "→ edit_file" in done.stdout
+    assert "succeeded Fixed it." in done.stdout
+    assert "committed " in done.stdout
+    assert "calc.py" in done.stdout
+    failed = hub.cli("run", "999999")
+    assert failed.returncode == 1
+    assert "not_found" in failed.stderr
