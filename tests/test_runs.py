@@ -300,34 +300,54 @@ def test_bad_requests_are_refused(api: httpx.Client, hub: LiveServer, model_url:
     api.post(f"/runs/{run['id']}/cancel")
 
 
-def test_a_killed_server_leaves_the_run_interrupted_with_its_events(
-    tmp_path: Path, model_url: str
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_killed_server_resumes_or_interrupts_the_run(
+    tmp_path: Path, model_url: str, resume: bool
 ) -> None:
     home = tmp_path / "home"
     database = f"sqlite:///{tmp_path / 'hub.db'}"
+    model = f"killed-{resume}"
+    setting = {"run_resume": str(resume).lower()}
     with (
-        live_server(home, database, ollama_urls=model_url) as server,
+        live_server(home, database, ollama_urls=model_url, **setting) as server,
         httpx.Client(
             base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30
         ) as client,
     ):
-        _, task_id = project_with_bug(client, "killed")
-        script(model_url, "killed", {"content": "plan"}, {"hang": True})
-        run = start(client, task_id, "killed")
-        wait_until(lambda: len(seen(model_url, "killed")) == 2, 20, "the hanging model call")
-        before = events(server, run["id"], limit=3)
+        _, task_id = project_with_bug(client, model)
+        script(
+            model_url,
+            model,
+            {"content": "plan"},
+            call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+            {"hang": True},
+            {"content": "Fixed after the restart."},
+        )
+        run = start(client, task_id, model)
+        wait_until(lambda: len(seen(model_url, model)) == 3, 20, "the hanging model call")
+        before = events(server, run["id"], limit=6)
         os.kill(_serve_pid(server), signal.SIGKILL)
     env = server_env(home, database, free_port())
-    env["WFHUB_OLLAMA_URLS"] = model_url
+    env.update(WFHUB_OLLAMA_URLS=model_url, WFHUB_RUN_RESUME=str(resume).lower())
     url = f"http://127.0.0.1:{env['WFHUB_PORT']}"
     with wfhub_process(["serve"], env, tmp_path / "second.log", f"{url}/health"):
         again = LiveServer(url=url, token=(home / "token").read_text().strip(), env=env)
+        stream = events(again, run["id"])
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {again.token}"}) as c:
             summary = c.get(f"/runs/{run['id']}").json()
+    assert stream[: len(before)] == before  # nothing written before the kill was lost
+    assert [e["type"] for e in before].count("tool_result") == 1
+    if resume:
+        resumed = [e for e in stream if e["type"] == "status" and e["data"].get("resumed")]
+        assert len(resumed) == 1
+        assert summary["status"] == "succeeded"
+        assert summary["summary"] == "Fixed after the restart."
+        assert summary["changed_files"] == ["calc.py"]  # the edit made before the kill
+        # The graph went on from its checkpoint: the edit was not made a second time.
+        assert [e["type"] for e in stream].count("tool_result") == 1
+    else:
         assert summary["status"] == "interrupted"
-        assert "stopped" in summary["error"]
-        stream = events(again, run["id"])
-        assert stream[: len(before)] == before  # nothing before the kill was lost
+        assert summary["error"] == "wfhub stopped while the run was running"
         assert stream[-1]["data"]["status"] == "interrupted"
 
 

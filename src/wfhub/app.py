@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from wfhub import __version__
+from wfhub.agent.checkpoints import Checkpoints
 from wfhub.agent.runner import Runner, RunnerDeps
 from wfhub.config import Settings
 from wfhub.db import Database, create_engine
@@ -46,10 +47,10 @@ from wfhub.workspace.git_status import BadgeCache
 
 
 async def _start_runs(app: FastAPI, settings: Settings, client: httpx.AsyncClient) -> None:
-    """Runs a dead process left unfinished become `interrupted`; then the worker pool."""
-    await runs.interrupt_unfinished(
-        app.state.database, "wfhub stopped while the run was queued or running"
-    )
+    """The worker pool, given the runs a dead process left unfinished (resumed, queued again
+    or marked interrupted)."""
+    again = await runs.recover(app.state.database, resume=settings.run_resume)
+    app.state.checkpoints = Checkpoints(settings.resolved_database_url)
     deps = RunnerDeps(
         settings,
         app.state.database,
@@ -57,8 +58,27 @@ async def _start_runs(app: FastAPI, settings: Settings, client: httpx.AsyncClien
         app.state.run_events,
         client,
         app.state.cancel_requested,
+        app.state.checkpoints,
     )
     app.state.executor = InProcessExecutor(Runner(deps), settings.run_concurrency)
+    for run_id in again:
+        app.state.executor.submit(run_id)
+
+
+def _shared_state(
+    app: FastAPI, settings: Settings, model_supervisor: ChildSupervisor | None
+) -> None:
+    """What every request may use, made before the lifespan opens connections."""
+    app.state.settings = settings
+    app.state.credential_cache = CredentialCache()
+    app.state.badge_cache = BadgeCache()
+    app.state.tree_cache = TreeCache()
+    app.state.sandbox = Sandbox.from_settings(settings)
+    app.state.terminal_slots = TerminalSlots()
+    app.state.model_supervisor = model_supervisor
+    app.state.run_events = RunEventsHub()
+    app.state.cancel_requested = set()
+    app.state.backend_pool = BackendPool(configured_backends(settings))
 
 
 def create_app(
@@ -93,6 +113,7 @@ def create_app(
             yield
         finally:
             await app.state.executor.close()
+            await app.state.checkpoints.close()
             await agent_client.aclose()
             await ops_client.aclose()
             await pool.close()
@@ -111,16 +132,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.credential_cache = CredentialCache()
-    app.state.badge_cache = BadgeCache()
-    app.state.tree_cache = TreeCache()
-    app.state.sandbox = Sandbox.from_settings(settings)
-    app.state.terminal_slots = TerminalSlots()
-    app.state.model_supervisor = model_supervisor
-    app.state.run_events = RunEventsHub()
-    app.state.cancel_requested = set()
-    app.state.backend_pool = BackendPool(configured_backends(settings))
+    _shared_state(app, settings, model_supervisor)
     if database is not None:
         app.state.database = database
     install_error_handlers(app)

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     run_concurrency: int = Field(
         default=2, ge=1, le=64, description="Agent runs executed at once by this process."
     )
+    run_resume: bool = Field(
+        default=True,
+        description="Resume runs a crash left running from their last checkpoint (else mark "
+        "them interrupted).",
+    )
     agent_max_iterations: int = Field(
         default=30,
         ge=1,

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
 from wfhub.agent.model import GatewayModel, Reply
@@ -60,7 +61,7 @@ class AgentGraph:
         self.emit, self.check = emit, check
         self.stuck = StuckDetector()
 
-    def compile(self) -> Any:
+    def compile(self, checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
         graph = StateGraph(AgentState)
         graph.add_node("plan", self.plan)
         graph.add_node("act", self.act)
@@ -71,7 +72,7 @@ class AgentGraph:
         graph.add_conditional_edges("act", self.after_act, ["act", "check", "finish"])
         graph.add_conditional_edges("check", self.after_check, ["act", "finish"])
         graph.add_edge("finish", END)
-        return graph.compile()
+        return graph.compile(checkpointer=checkpointer)
 
     async def ask(
         self, state: AgentState, messages: list[dict[str, Any]], with_tools: bool

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wfhub.agent import graph
+from wfhub.agent.checkpoints import Checkpoints, thread_of
 from wfhub.agent.model import GatewayModel, ModelError
 from wfhub.agent.prompts import TaskBrief, system_prompt, task_prompt
 from wfhub.agent.tools import Toolbox
@@ -53,6 +54,7 @@ class RunnerDeps:
     hub: RunEventsHub
     client: httpx.AsyncClient
     cancel_requested: set[int]  # runs a user cancelled (others stopped by a shutdown)
+    checkpoints: Checkpoints
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Prepared:
     project_id: int
     task_depth: int
     workspace: Path
+    resuming: bool
 
 
 class Runner:
@@ -87,7 +90,8 @@ class Runner:
         """Execute the run; every way out leaves it finished with its reason."""
         try:
             prepared = await self._prepare(run_id)
-            await self.emit(run_id, "status", {"status": "running"})
+            if not prepared.resuming:
+                await self.emit(run_id, "status", {"status": "running"})
             outcome = await asyncio.wait_for(
                 self._execute(run_id, prepared),
                 prepared.run["options"].get("timeout_seconds")
@@ -119,7 +123,9 @@ class Runner:
             project_path = await self._project_path(session, task)
             criteria = [c.description for c in await details.list_criteria(session, task.id)]
             comments = [c.body for c in await details.list_comments(session, task.id)]
-            await runs.set_status(session, row, RunStatus.running)
+            resuming = row.status is RunStatus.running  # left running by a crash
+            if not resuming:
+                await runs.set_status(session, row, RunStatus.running)
             snapshot = {c: getattr(row, c) for c in ("id", "task_id", "model", "options")}
         workspace = root_of(settings, project_path)
         if not workspace.is_dir():
@@ -132,6 +138,7 @@ class Runner:
             project_id=task.project_id,
             task_depth=task.depth,
             workspace=workspace,
+            resuming=resuming,
         )
 
     async def _project_path(self, session: AsyncSession, task: Task) -> str:
@@ -149,8 +156,9 @@ class Runner:
         target = (
             self.deps.settings.worktrees_dir / f"project-{prepared.project_id}" / f"run-{run_id}"
         )
-        await git_changes.add_worktree(git, target, branch, None)
-        await self.emit(run_id, "log", {"worktree": str(target), "branch": branch})
+        if not target.is_dir():  # a resumed run keeps the worktree it had
+            await git_changes.add_worktree(git, target, branch, None)
+            await self.emit(run_id, "log", {"worktree": str(target), "branch": branch})
         return target, branch
 
     async def _execute(self, run_id: int, prepared: Prepared) -> dict[str, Any]:
@@ -193,14 +201,15 @@ class Runner:
         async def emit(type_: str, payload: dict[str, Any]) -> None:
             await self.emit(run_id, type_, payload)
 
-        compiled = graph.AgentGraph(model, toolbox, agent_limits, emit, check).compile()
+        saver = await self.deps.checkpoints.saver()
+        compiled = graph.AgentGraph(model, toolbox, agent_limits, emit, check).compile(saver)
         messages = [
             {"role": "system", "content": system_prompt(prepared.role)},
             {"role": "user", "content": task_prompt(prepared.brief, root)},
         ]
-        state = await compiled.ainvoke(
-            {"messages": messages}, {"recursion_limit": agent_limits.max_iterations * 3 + 10}
-        )
+        resume = prepared.resuming and await self.deps.checkpoints.exists(run_id)
+        config = {**thread_of(run_id), "recursion_limit": agent_limits.max_iterations * 3 + 10}
+        state = await compiled.ainvoke(None if resume else {"messages": messages}, config)
         tokens = {
             "prompt_tokens": state.get("prompt_tokens", 0),
             "completion_tokens": state.get("completion_tokens", 0),

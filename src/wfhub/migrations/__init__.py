@@ -12,6 +12,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+# Tables in wfhub's database that LangGraph's checkpoint savers own and migrate themselves
+# (wfhub.agent.checkpoints); comparisons with wfhub's models leave them out.
+CHECKPOINT_TABLES = frozenset(
+    {"checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations"}
+)
+
+
+def ours(_object: object, name: str | None, type_: str, reflected: bool, _to: object) -> bool:
+    """Alembic's `include_object`: every object but the checkpoint savers' tables."""
+    return not (type_ == "table" and reflected and name in CHECKPOINT_TABLES)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

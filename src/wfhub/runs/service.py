@@ -24,6 +24,7 @@ from wfhub.tasks import service as tasks
 FINISHED = frozenset(
     {RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted}
 )
+MAX_RESUMES = 2  # a run that keeps crashing the server is not resumed forever
 TASK_AFTER = {RunStatus.succeeded: TaskStatus.completed, RunStatus.failed: TaskStatus.failed}
 
 
@@ -145,21 +146,54 @@ async def _move_task(
     await session.execute(statement)
 
 
-async def interrupt_unfinished(database: Database, reason: str) -> list[int]:
-    """At start-up: runs left queued or running by a process that died are marked
-    `interrupted` with the reason (never left `running`). Their ids."""
-    async with database.unit_of_work() as session:
-        runs = list(
+async def recover(database: Database, *, resume: bool) -> list[int]:
+    """At start-up, the runs a dead process left: queued ones are queued again; running ones
+    resume from their checkpoint (`resume`, at most `MAX_RESUMES` times a run) or become
+    `interrupted` with the reason, never left `running`. The ids to hand to the executor."""
+    again: list[int] = []
+    async with database.unit_of_work(write=False) as session:
+        left = list(
             await session.scalars(
                 select(TaskRun).where(TaskRun.status.in_([RunStatus.queued, RunStatus.running]))
             )
         )
-        for run in runs:
-            await set_status(session, run, RunStatus.interrupted, error=reason)
-            await _move_task(session, run.task_id, TaskStatus.failed, TaskStatus.in_progress)
-    for run in runs:
-        await append_event(database, run.id, "status", {"status": "interrupted", "reason": reason})
-    return [r.id for r in runs]
+        resumed = {run.id: await _resumes(session, run.id) for run in left}
+    for run in left:
+        if run.status is RunStatus.queued:
+            again.append(run.id)
+        elif resume and resumed[run.id] < MAX_RESUMES:
+            await append_event(
+                database,
+                run.id,
+                "status",
+                {
+                    "status": "running",
+                    "resumed": True,
+                    "reason": "wfhub restarted; resuming from the last checkpoint",
+                },
+            )
+            again.append(run.id)
+        else:
+            reason = (
+                f"wfhub stopped during the run {resumed[run.id] + 1} times; not resumed again"
+                if resume
+                else "wfhub stopped while the run was running"
+            )
+            async with database.unit_of_work() as session:
+                await set_status(
+                    session, await get(session, run.id), RunStatus.interrupted, error=reason
+                )
+            await append_event(
+                database, run.id, "status", {"status": "interrupted", "error": reason}
+            )
+    return again
+
+
+async def _resumes(session: AsyncSession, run_id: int) -> int:
+    statuses = await session.scalars(
+        select(RunEvent.payload).where(RunEvent.run_id == run_id, RunEvent.type == "status")
+    )
+    return sum(1 for payload in statuses if payload.get("resumed"))
 
 
 async def has_ended(session: AsyncSession, run_id: int) -> bool:
