@@ -12,12 +12,13 @@ from fastapi.responses import StreamingResponse
 
 from wfhub.db import Database, SessionDep, after_commit
 from wfhub.deps import SettingsDep
-from wfhub.errors import ERROR_RESPONSES, Conflict, InvalidInput
+from wfhub.errors import ERROR_RESPONSES, Conflict, InvalidInput, SandboxUnavailable
 from wfhub.models import RunStatus
 from wfhub.runs import service
 from wfhub.runs.executor import RunExecutor
 from wfhub.runs.live import RunEventsHub, woken
 from wfhub.runs.schemas import RunCreate, RunRead, RunSummary
+from wfhub.sandbox.policy import Sandbox, SandboxMode
 from wfhub.schemas import INT32_MAX, IdPath
 from wfhub.security.auth import AuthDep
 
@@ -30,7 +31,11 @@ After = Annotated[int | None, Query(ge=0, le=INT32_MAX, description="Send events
 async def start_run(
     task_id: IdPath, body: RunCreate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> RunRead:
-    """Queue a run of the task; it starts once the request has committed. Returns at once."""
+    """Queue a run of the task; it starts once the request has committed. Returns at once.
+    Refused (503) when bubblewrap is missing and unsandboxed commands were not allowed."""
+    sandbox: Sandbox = request.app.state.sandbox
+    if sandbox.mode is SandboxMode.unavailable:
+        raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
     run = await service.create(session, task_id, body, settings.default_model)
     executor: RunExecutor = request.app.state.executor
     run_id = run.id

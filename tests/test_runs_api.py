@@ -1,0 +1,42 @@
+"""Run routes in-process, on both databases: refusals and validation, nothing stored."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from wfhub.sandbox.policy import Sandbox, SandboxMode
+
+Json = dict[str, object]
+
+
+async def test_runs_refuse_to_start_without_a_sandbox(
+    app: FastAPI, client: httpx.AsyncClient, project: Json
+) -> None:
+    task = (await client.post(f"/projects/{project['id']}/tasks", json={"title": "t"})).json()
+    app.state.sandbox = Sandbox(SandboxMode.unavailable)  # as on a machine without bubblewrap
+    refused = await client.post(f"/tasks/{task['id']}/runs", json={})
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "sandbox_unavailable"
+    assert "bubblewrap" in refused.json()["detail"]
+    assert (await client.get(f"/tasks/{task['id']}/runs")).json() == []  # nothing stored
+
+
+async def test_bad_run_requests(client: httpx.AsyncClient, project: Json) -> None:
+    task = (await client.post(f"/projects/{project['id']}/tasks", json={"title": "t"})).json()
+    path = f"/tasks/{task['id']}/runs"
+    for body in (
+        {"engine": "other"},
+        {"model": "has space"},
+        {"options": {"max_iterations": 0}},
+        {"options": {"timeout_seconds": -1}},
+        {"options": {"unknown": 1}},
+        {"node_id": 0},
+    ):
+        response = await client.post(path, json=body)
+        assert response.status_code == 422, body
+        assert response.json()["error"] == "validation_error"
+    assert (await client.get(path)).json() == []
+    assert (await client.get("/tasks/999999/runs")).status_code == 404
+    assert (await client.post("/runs/999999/cancel")).status_code == 404
+    assert (await client.get("/runs/0")).status_code == 422
