@@ -439,3 +439,62 @@ def test_a_prompt_injected_readme_leaks_nothing(
     finally:
         canary.shutdown()
         canary.server_close()
+
+
+def test_the_agent_api(api: httpx.Client, hub: LiveServer, model_url: str) -> None:
+    pid, _ = project_with_bug(api, "agentapi")
+    workspace = api.get(f"/projects/{pid}").json()["workspace_path"]
+
+    def tool(name: str, **body: object) -> httpx.Response:
+        return api.post(f"/agent/api/{name}", json={"workspace": workspace, **body})
+
+    read = tool("read", path="calc.py", start_line=2, end_line=2).json()
+    assert read == {"ok": True, "output": "    2      return a - b"}
+    assert tool("write", path="notes/todo.md", content="fix add\n").json()["ok"]
+    assert "fix add" in tool("read", path="notes/todo.md").json()["output"]
+    assert "calc.py:2:" in tool("grep", pattern="return").json()["output"]
+    assert tool("glob", pattern="**/*.md").json()["output"] == "notes/todo.md"
+    home = hub.env["WFHUB_HOME"]
+    shell = tool("bash", command=f"echo [$WFHUB_HOME]; cat /etc/shadow; cat {home}/token").json()
+    assert not shell["ok"], shell  # the token is not there in the sandbox
+    assert "No such file" in shell["output"]
+    assert "[]" in shell["output"]
+    assert hub.token not in shell["output"]
+    assert "root:" not in shell["output"]
+    escape = tool("read", path="../../etc/passwd")
+    assert escape.status_code == 403
+    assert escape.json()["error"] == "path_outside_workspace"
+    assert api.post("/agent/api/read", json={"workspace": "nope", "path": "x"}).status_code == 404
+    assert tool("read", path="calc.py", host="x").status_code == 422
+    assert api.get("/agent/api/config").json()["sandbox"].startswith("bubblewrap")
+
+    script(
+        model_url,
+        "apirun",
+        {"content": "plan"},
+        call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+        {"content": "done"},
+    )
+    started = api.post(
+        "/agent/api/agent/run",
+        json={
+            "task": "Fix add\nIt subtracts.",
+            "workspace": workspace,
+            "files": ["calc.py"],
+            "model": "apirun",
+        },
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    assert events(hub, run_id)[-1]["data"]["status"] == "succeeded"
+    assert api.get(f"/agent/api/runs/{run_id}").json()["changed_files"] == ["calc.py"]
+    task = api.get(f"/tasks/{started.json()['task_id']}").json()
+    assert task["title"] == "Fix add"
+    assert task["description"].endswith("Files to focus on: calc.py")
+
+    wait_until(lambda: "apirun" in api.get("/agent/api/models").json()["models"], 15, "models")
+    assert api.post("/agent/api/model/switch", json={"model": "missing"}).status_code == 404
+    switched = api.post("/agent/api/model/switch", json={"model": "apirun"})
+    assert switched.json() == {"model": "apirun"}
+    assert api.get("/agent/api/config").json()["model"] == "apirun"
+    assert api.get("/agent/api/models").json()["current"] == "apirun"

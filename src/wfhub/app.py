@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from wfhub import __version__
+from wfhub.agent.api_endpoints import router as agent_api_router
 from wfhub.agent.checkpoints import Checkpoints
 from wfhub.agent.runner import Runner, RunnerDeps
 from wfhub.config import Settings
@@ -78,6 +79,7 @@ def _shared_state(
     app.state.model_supervisor = model_supervisor
     app.state.run_events = RunEventsHub()
     app.state.cancel_requested = set()
+    app.state.agent_model = settings.default_model  # POST /agent/api/model/switch changes it
     app.state.backend_pool = BackendPool(configured_backends(settings))
 
 
@@ -147,6 +149,7 @@ def create_app(
         workspace_git_router,
         llm_router,
         runs_router,
+        agent_api_router,
         model_server_router,
         logs_router,
         terminal_router,

@@ -95,6 +95,13 @@ class Toolbox:
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self.tools.values()]
 
+    async def invoke(self, name: str, arguments: dict[str, Any]) -> str:
+        """Run a tool for an API caller: errors raise (`WfhubError`, `ValueError`)."""
+        tool = self.tools.get(name)
+        if tool is None:
+            raise ValueError(f"there is no tool {name!r}")
+        return clip(await tool.handler(arguments))
+
     async def call(self, name: str, arguments: object) -> tuple[str, bool]:
         """Run a tool; (observation, ok). Unknown tools and bad arguments are observations."""
         tool = self.tools.get(name)
@@ -211,6 +218,9 @@ class Toolbox:
         path, content = _text(args, "path"), args.get("content")
         if not isinstance(content, str):
             raise ValueError("`content` must be a string")
+        parent = path.rstrip("/").rpartition("/")[0]
+        if parent:
+            files.mkdir(self.ws, parent)  # confined like the write; parents made as needed
         files.write(self.ws, path, content.encode())
         return f"wrote {path} ({len(content.splitlines())} lines)"
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from wfhub.db import Database, SessionDep, after_commit
-from wfhub.deps import SettingsDep
 from wfhub.errors import ERROR_RESPONSES, Conflict, InvalidInput, SandboxUnavailable
 from wfhub.models import RunStatus
 from wfhub.runs import service
@@ -29,14 +28,14 @@ After = Annotated[int | None, Query(ge=0, le=INT32_MAX, description="Send events
 
 @router.post("/tasks/{task_id}/runs", response_model=RunRead, status_code=202)
 async def start_run(
-    task_id: IdPath, body: RunCreate, session: SessionDep, settings: SettingsDep, request: Request
+    task_id: IdPath, body: RunCreate, session: SessionDep, request: Request
 ) -> RunRead:
     """Queue a run of the task; it starts once the request has committed. Returns at once.
     Refused (503) when bubblewrap is missing and unsandboxed commands were not allowed."""
     sandbox: Sandbox = request.app.state.sandbox
     if sandbox.mode is SandboxMode.unavailable:
         raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
-    run = await service.create(session, task_id, body, settings.default_model)
+    run = await service.create(session, task_id, body, request.app.state.agent_model)
     executor: RunExecutor = request.app.state.executor
     run_id = run.id
 
