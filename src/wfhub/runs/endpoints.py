@@ -111,8 +111,10 @@ async def run_events(
         with hub.listen(run_id) as waiter:
             while True:
                 async with database.unit_of_work(write=False) as session:
-                    events = await service.events_after(session, run_id, last)
+                    # Ended is read first: when it is true, the read after it holds the final
+                    # event (read the other way round, that event could land in between).
                     ended = await service.has_ended(session, run_id)
+                    events = await service.events_after(session, run_id, last)
                 for event in events:
                     yield _sse(event.seq, event.type, event.payload)
                     last = event.seq
