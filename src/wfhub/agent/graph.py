@@ -125,7 +125,7 @@ class AgentGraph:
             if any(marker in reply.content for marker in UNPARSED_MARKERS):
                 return await self.unparsed(used, messages)
             return {**used, "messages": messages, "summary": reply.content, "checked": False}
-        for call in reply.tool_calls:
+        for index, call in enumerate(reply.tool_calls):
             function = call.get("function") or {}
             name, arguments = str(function.get("name", "")), function.get("arguments", {})
             await self.emit("tool_call", {"name": name, "arguments": arguments})
@@ -135,6 +135,16 @@ class AgentGraph:
             stop = self.stuck.observe(f"{name} {arguments}", observation, ok)
             if stop is not None:
                 return {**used, "messages": messages, "outcome": "failed", "reason": stop}
+            if not ok and index + 1 < len(reply.tool_calls):
+                # The later calls were planned without this result; running them anyway
+                # (a write after a failed edit) does more harm than good.
+                skipped = ", ".join(
+                    str((c.get("function") or {}).get("name"))
+                    for c in reply.tool_calls[index + 1 :]
+                )
+                note = f"not run, because {name} failed: {skipped}. Look at the error first."
+                messages.append({"role": "user", "content": note})
+                break
         return {**used, "messages": messages}
 
     async def unparsed(self, used: AgentState, messages: list[dict[str, Any]]) -> AgentState:
@@ -153,6 +163,9 @@ class AgentGraph:
         await self.emit("log", {"check": command, "passed": passed, "output": clip(output, 4000)})
         if passed:
             return {"checked": True}
+        stop = self.stuck.observe(f"check {command}", output, ok=False)
+        if stop is not None:
+            return {"outcome": "failed", "reason": stop, "checked": True}
         feedback = (
             f"The check `{command}` failed:\n{clip(output, 6000)}\nFix the problem with your tools."
         )
@@ -168,4 +181,4 @@ class AgentGraph:
         return "check" if state.get("summary") else "act"
 
     def after_check(self, state: AgentState) -> str:
-        return "finish" if state.get("checked") else "act"
+        return "finish" if state.get("checked") or state.get("outcome") == "failed" else "act"

@@ -16,6 +16,7 @@ import httpx
 from wfhub.llm.tool_calls import extract
 
 CALL_SECONDS = 600.0
+REPLY_TOKENS = 1024  # one reply; a tool call or a summary needs far less
 
 
 class ModelError(Exception):
@@ -44,7 +45,13 @@ class GatewayModel:
         }
 
     async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": False}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": False,
+            # Greedy decoding: a run is repeatable, and small models stray less.
+            "options": {"temperature": 0, "num_predict": REPLY_TOKENS},
+        }
         if tools:
             body["tools"] = tools
         started = time.monotonic()

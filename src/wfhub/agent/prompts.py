@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAP_ENTRIES = 300
+INLINE_BYTES = 6000  # a repository this small is shown whole in the first prompt
 SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache"})
 
 DEFAULT_ROLE = (
@@ -17,8 +18,8 @@ RULES = """Rules:
 - Use the tools to look before you change anything: list_files, glob, grep, read_file.
 - Change files with edit_file (one exact, unique search text) or write_file (whole file).
 - Run tests or other checks with run_command (no network; only the repository is writable).
-- Call one or more tools per reply. When the task is done and checked, reply with a short
-  summary of what you changed and no tool call.
+- Call one tool per reply and wait for its result before the next. When the task is done
+  and checked, reply with a short summary of what you changed and no tool call.
 - If your tool call cannot be parsed you will be told; fix it and try again."""
 PLAN = (
     "Before you start, write a short numbered plan (at most 6 steps) for this task. "
@@ -40,7 +41,7 @@ def repository_map(root: Path) -> str:
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         relative = Path(folder).relative_to(root)
-        for name in sorted(names):
+        for name in sorted(n for n in names if n not in SKIP_DIRS):  # a worktree's .git file
             found.append(str(relative / name) if str(relative) != "." else name)
             if len(found) >= MAP_ENTRIES:
                 return "\n".join(found) + "\n... (more files)"
@@ -58,4 +59,29 @@ def task_prompt(brief: TaskBrief, root: Path) -> str:
     if brief.comments:
         parts.append("## Comments\n" + "\n".join(f"- {c}" for c in brief.comments))
     parts.append("## Repository files\n" + repository_map(root))
+    small = small_files(root)
+    if small:
+        shown = "\n\n".join(f"### {name}\n```\n{text}```" for name, text in small)
+        parts.append("## File contents\n" + shown)
     return "\n\n".join(parts)
+
+
+def small_files(root: Path) -> list[tuple[str, str]]:
+    """Every file of a repository of at most `INLINE_BYTES` of text, or nothing: the model
+    then edits what it has seen instead of guessing."""
+    found: list[tuple[str, str]] = []
+    total = 0
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(n for n in names if n not in SKIP_DIRS):
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > INLINE_BYTES:
+                return []
+            try:
+                found.append((str(path.relative_to(root)), path.read_text()))
+            except (UnicodeDecodeError, OSError):
+                return []
+    return found

@@ -235,8 +235,10 @@ class Toolbox:
             return f"error: {path} is not a text file"
         count = text.count(find)
         if count == 0:
+            numbered = "\n".join(f"{n:>5}  {line}" for n, line in enumerate(text.splitlines(), 1))
             return (
-                f"error: the search text was not found in {path}; read the file and copy it exactly"
+                f"error: the search text was not found in {path}; copy it exactly from the "
+                f"file, which is now:\n{clip(numbered, 4000)}"
             )
         if count > 1:
             return (
