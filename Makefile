@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python -m bench.llm
 	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
 	$(BIN)/python -m bench.ops
+	$(BIN)/python -m bench.agent
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,10 +23,18 @@ PARTS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 5]
 def fake_model(parts: list[bytes]) -> CatalogModel:
     whole = b"".join(parts)
     return CatalogModel(
-        name="fake:1b", file_name="fake.gguf", distribution="fake-model-part{n}", version="1.0",
-        parts=len(parts), size=len(whole), sha256=hashlib.sha256(whole).hexdigest(),
-        family="qwen2", parameter_size="1B", quantization="Q4_K_M", context_length=4096,
-    )  # fmt: skip
+        name="fake:1b",
+        file_name="fake.gguf",
+        distribution="fake-model-part{n}",
+        version="1.0",
+        parts=len(parts),
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        family="qwen2",
+        parameter_size="1B",
+        quantization="Q4_K_M",
+        context_length=4096,
+    )
 
 
 def write_wheels(folder: Path, model: CatalogModel, parts: list[bytes]) -> None:
@@ -56,8 +64,9 @@ def test_a_corrupt_part_leaves_nothing_behind(tmp_path: Path) -> None:
     write_wheels(tmp_path, model, [PARTS[0], b"X" * 700, PARTS[2]])
     with pytest.raises(ModelFileError, match="does not match its pinned size and sha256"):
         assemble(model, tmp_path, tmp_path / model.file_name, None)
-    assert not any(p.name.endswith((".gguf", ".verified")) or ".fake" in p.name
-                   for p in tmp_path.iterdir())  # fmt: skip
+    assert not any(
+        p.name.endswith((".gguf", ".verified")) or ".fake" in p.name for p in tmp_path.iterdir()
+    )
 
 
 def test_partial_and_corrupt_files_are_refused(tmp_path: Path) -> None:
@@ -93,19 +102,28 @@ NAMES = {"get_weather", "read_file"}
 @pytest.mark.parametrize(
     ("text", "rest", "calls"),
     [
-        ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
-         "", [("get_weather", {"city": "Oslo"})]),
-        ('Let me check.\n```json\n{"name": "read_file", '
-         '"arguments": "{\\"path\\": \\"a.py\\"}"}\n```',
-         "Let me check.", [("read_file", {"path": "a.py"})]),
-        ('{"name": "get_weather", "arguments": {"city": "Rome"}}\n{"name": "read_file", '
-         '"parameters": {"path": "b"}} done', "done",
-         [("get_weather", {"city": "Rome"}), ("read_file", {"path": "b"})]),
+        (
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
+            "",
+            [("get_weather", {"city": "Oslo"})],
+        ),
+        (
+            'Let me check.\n```json\n{"name": "read_file", '
+            '"arguments": "{\\"path\\": \\"a.py\\"}"}\n```',
+            "Let me check.",
+            [("read_file", {"path": "a.py"})],
+        ),
+        (
+            '{"name": "get_weather", "arguments": {"city": "Rome"}}\n{"name": "read_file", '
+            '"parameters": {"path": "b"}} done',
+            "done",
+            [("get_weather", {"city": "Rome"}), ("read_file", {"path": "b"})],
+        ),
         ('{"name": "delete_everything", "arguments": {}}', None, []),
         ('```python\nprint({"name": 1})\n```', None, []),
         ("plain answer", None, []),
     ],
-)  # fmt: skip
+)
 def test_tool_calls_in_text(text: str, rest: str | None, calls: list[tuple[str, object]]) -> None:
     found_rest, found = tool_calls.extract(text, NAMES)
     assert [(c["function"]["name"], c["function"]["arguments"]) for c in found] == calls
@@ -130,9 +148,18 @@ def test_stream_filter_holds_back_only_calls() -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25), ("10", 10.0), (0, 0.0), (-1, FOREVER),
-     ("-1", FOREVER), ("-5m", FOREVER), (2.5, 2.5)],
-)  # fmt: skip
+    [
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("250ms", 0.25),
+        ("10", 10.0),
+        (0, 0.0),
+        (-1, FOREVER),
+        ("-1", FOREVER),
+        ("-5m", FOREVER),
+        (2.5, 2.5),
+    ],
+)
 def test_durations(value: str | float, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
@@ -179,3 +206,28 @@ async def test_openai_stream_sends_text_tool_calls_as_tool_calls() -> None:
     # without declared tools the same text is just text
     plain = [e async for e in openai_api.sse(runtime_chunks(), {"model": "m"})]
     assert b"tool_calls" not in b"".join(plain)
+
+
+def test_tool_calls_written_as_function_tags_are_parsed() -> None:
+    # Qwen2.5-Coder-1.5B wrote this in an agent run instead of a <tool_call> block.
+    reply = (
+        '<tools>\n<function name="edit_file" arguments=\'{"path": "calc.py", "search": '
+        '"a - b", "replace": "a + b"}\'>\n'
+    )
+    rest, calls = tool_calls.extract(reply, {"edit_file"})
+    assert calls == [
+        {
+            "function": {
+                "name": "edit_file",
+                "arguments": {"path": "calc.py", "search": "a - b", "replace": "a + b"},
+            }
+        }
+    ]
+    assert "function" not in rest
+    _, bare = tool_calls.extract('<function=read_file>{"path": "x"}</function>', {"read_file"})
+    assert bare == [{"function": {"name": "read_file", "arguments": {"path": "x"}}}]
+    text = 'see <function name="unknown" arguments="{}">'
+    assert tool_calls.extract(text, {"read_file"}) == (
+        text,
+        [],
+    )  # not one of the tools: left as text

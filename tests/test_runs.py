@@ -498,3 +498,22 @@ def test_the_agent_api(api: httpx.Client, hub: LiveServer, model_url: str) -> No
     assert switched.json() == {"model": "apirun"}
     assert api.get("/agent/api/config").json()["model"] == "apirun"
     assert api.get("/agent/api/models").json()["current"] == "apirun"
+
+
+def test_a_stuck_run_whose_check_passes_succeeds(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    _, task_id = project_with_bug(api, "done-twice")
+    fix = call("edit_file", path="calc.py", search="a - b", replace="a + b")
+    script(model_url, "done-twice", {"content": "plan"}, *[fix] * 6)  # a small model's habit
+    check = "python3 -c 'import calc; assert calc.add(2, 3) == 5'"
+    run = start(api, task_id, "done-twice", check_command=check)
+    stream = events(hub, run["id"])
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert results[0]["output"] == "edited calc.py"
+    assert results[1]["output"].startswith("nothing to do: calc.py already has the replacement")
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["status"] == "succeeded", summary["error"]
+    assert summary["summary"].startswith(f"The check `{check}` passes.")
+    assert "stuck" in summary["summary"]
+    assert summary["changed_files"] == ["calc.py"]

@@ -26,7 +26,11 @@ from wfhub.agent.tools import Toolbox, clip
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 CheckRunner = Callable[[str], Awaitable[tuple[bool, str]]]
-UNPARSED_MARKERS = ("<tool_call>", '"name"', "```json")
+UNPARSED_MARKERS = ("<tool_call>", "<function", '"name"', "```json")
+NO_CHANGES = (
+    "You replied without a tool call, and no file has changed yet. Code in a reply is not "
+    "applied: call edit_file (or write_file) to change the file, then run_command to test."
+)
 UNPARSED = (
     "error: your tool call could not be parsed. Reply with a JSON object "
     '{"name": "<tool>", "arguments": {...}} inside <tool_call></tool_call>.'
@@ -42,6 +46,8 @@ class AgentState(TypedDict, total=False):
     reason: str
     summary: str
     checked: bool
+    nudged: bool
+    force_tool: bool  # the next reply is constrained to a tool call
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,11 @@ class AgentGraph:
     async def ask(
         self, state: AgentState, messages: list[dict[str, Any]], with_tools: bool
     ) -> tuple[Reply, AgentState]:
-        reply = await self.model.chat(messages, self.tools.schemas() if with_tools else [])
+        force = with_tools and state.get("force_tool", False)
+        tools = self.tools.schemas() if with_tools else []
+        reply = await self.model.chat(messages, tools, force_tool=force)
         used: AgentState = {
+            "force_tool": False,
             "iterations": state.get("iterations", 0) + 1,
             "prompt_tokens": state.get("prompt_tokens", 0) + reply.prompt_tokens,
             "completion_tokens": state.get("completion_tokens", 0) + reply.completion_tokens,
@@ -118,13 +127,23 @@ class AgentGraph:
         reason = self.over_limits(state)
         if reason is not None:
             return {"outcome": "failed", "reason": reason}
-        reply, used = await self.ask(state, state["messages"], with_tools=True)
+        history = state["messages"]
+        if history and history[-1]["role"] == "assistant" and not history[-1].get("tool_calls"):
+            # Chat templates refuse two assistant turns in a row (llama.cpp answers 422).
+            history = [*history, {"role": "user", "content": "Continue, using your tools."}]
+        reply, used = await self.ask(state, history, with_tools=True)
         said = {"role": "assistant", "content": reply.content, "tool_calls": reply.tool_calls}
-        messages = [*state["messages"], said]
+        messages = [*history, said]
         if not reply.tool_calls:
             if any(marker in reply.content for marker in UNPARSED_MARKERS):
                 return await self.unparsed(used, messages)
-            return {**used, "messages": messages, "summary": reply.content, "checked": False}
+            if not state.get("nudged") and not await self.tools.has_changes():
+                # Small models often write the fix into their reply instead of a tool call.
+                await self.emit("log", {"nudge": NO_CHANGES})
+                nudge = {"role": "user", "content": NO_CHANGES}
+                return {**used, "messages": [*messages, nudge], "nudged": True, "force_tool": True}
+            summary = reply.content.strip() or "(the model finished without a summary)"
+            return {**used, "messages": messages, "summary": summary, "checked": False}
         for index, call in enumerate(reply.tool_calls):
             function = call.get("function") or {}
             name, arguments = str(function.get("name", "")), function.get("arguments", {})
@@ -153,7 +172,8 @@ class AgentGraph:
         stop = self.stuck.observe("unparsed tool call", UNPARSED, ok=False)
         if stop is not None:
             return {**used, "messages": messages, "outcome": "failed", "reason": stop}
-        return {**used, "messages": [*messages, {"role": "user", "content": UNPARSED}]}
+        retry = [*messages, {"role": "user", "content": UNPARSED}]
+        return {**used, "messages": retry, "force_tool": True}
 
     async def run_check(self, state: AgentState) -> AgentState:
         command = self.limits.check_command
@@ -167,13 +187,26 @@ class AgentGraph:
         if stop is not None:
             return {"outcome": "failed", "reason": stop, "checked": True}
         feedback = (
-            f"The check `{command}` failed:\n{clip(output, 6000)}\nFix the problem with your tools."
+            f"The check `{command}` failed:\n{clip(output, 6000)}\nFix the problem by calling "
+            "edit_file or write_file; code written in a reply is not applied."
         )
         messages = [*state["messages"], {"role": "user", "content": feedback}]
-        return {"checked": False, "summary": "", "messages": messages}
+        return {"checked": False, "summary": "", "messages": messages, "force_tool": True}
 
     async def finish(self, state: AgentState) -> AgentState:
-        return {} if state.get("outcome") == "failed" else {"outcome": "succeeded"}
+        """A run stopped by a limit or the stuck detector still succeeds when its check
+        passes: small models often repeat a step after the work is done."""
+        if state.get("outcome") != "failed":
+            return {"outcome": "succeeded"}
+        command, reason = self.limits.check_command, state.get("reason", "")
+        if command is None or not reason.startswith(("stuck", "reached the limit")):
+            return {}
+        passed, output = await self.check(command)
+        await self.emit("log", {"check": command, "passed": passed, "output": clip(output, 4000)})
+        if not passed:
+            return {}
+        summary = f"The check `{command}` passes. (The agent was stopped: {reason[:300]})"
+        return {"outcome": "succeeded", "summary": summary}
 
     def after_act(self, state: AgentState) -> str:
         if state.get("outcome") == "failed":

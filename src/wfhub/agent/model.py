@@ -32,6 +32,17 @@ class Reply:
     seconds: float = 0.0
 
 
+def tool_call_schema(names: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": names},
+            "arguments": {"type": "object"},
+        },
+        "required": ["name", "arguments"],
+    }
+
+
 class GatewayModel:
     def __init__(
         self, client: httpx.AsyncClient, base_url: str, token: str, model: str, ids: dict[str, int]
@@ -44,16 +55,28 @@ class GatewayModel:
             **{f"X-Wfhub-{name.capitalize()}": str(value) for name, value in ids.items()},
         }
 
-    async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Reply:
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        force_tool: bool = False,
+    ) -> Reply:
+        """One reply. `force_tool` constrains the reply to one tool call (Ollama's `format`
+        with a JSON schema: a grammar in llama.cpp), for a model that keeps answering in
+        prose."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "stream": False,
-            # Greedy decoding: a run is repeatable, and small models stray less.
-            "options": {"temperature": 0, "num_predict": REPLY_TOKENS},
+            # The model's own sampling: greedy decoding made Qwen2.5-Coder-1.5B describe the
+            # fix in prose instead of calling a tool, run after run.
+            "options": {"num_predict": REPLY_TOKENS},
         }
         if tools:
             body["tools"] = tools
+        if tools and force_tool:
+            body["format"] = tool_call_schema([t["function"]["name"] for t in tools])
         started = time.monotonic()
         try:
             response = await self.client.post(

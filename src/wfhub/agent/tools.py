@@ -234,6 +234,8 @@ class Toolbox:
         if not isinstance(text, str):
             return f"error: {path} is not a text file"
         count = text.count(find)
+        if count == 0 and replace and replace in text:
+            return f"nothing to do: {path} already has the replacement text (the edit was made)"
         if count == 0:
             numbered = "\n".join(f"{n:>5}  {line}" for n, line in enumerate(text.splitlines(), 1))
             return (
@@ -276,6 +278,13 @@ class Toolbox:
             return f"error: timed out after {self.limits.timeout_seconds:g} s\n{done.output}"
         status = "ok" if done.exit_code == 0 else f"error: exit code {done.exit_code}"
         return f"{status}\n{done.output}" + ("\n[output truncated]" if done.truncated else "")
+
+    async def has_changes(self) -> bool:
+        """Whether the folder differs from its last commit (always True outside git)."""
+        if not (self.root / ".git").exists():
+            return True
+        result = await Git(self.root).run("status", "--porcelain", check=False)
+        return bool(result.text.strip())
 
     async def _git(self, *args: str) -> str:
         result = await Git(self.root).run(*args, check=False)

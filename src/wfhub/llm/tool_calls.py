@@ -17,6 +17,11 @@ ToolCall = dict[str, Any]
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCED = re.compile(r"```[a-zA-Z_]*\s*\n?(.*?)```", re.DOTALL)
+_FUNCTION_TAG = re.compile(
+    r"<function\s+name=[\"'](?P<name>[\w.-]+)[\"']\s+arguments=(?P<q>['\"])(?P<args>.*?)(?P=q)\s*/?>"
+    r"|<function=(?P<bare>[\w.-]+)>\s*(?P<body>\{.*?\})\s*(?:</function>|$)",
+    re.DOTALL,
+)
 _MARKERS = ("<tool_call>", "```")
 
 
@@ -48,10 +53,28 @@ def _calls_in(blob: str, tool_names: set[str]) -> list[ToolCall] | None:
     return [call for call in calls if call is not None]
 
 
+def _attribute_calls(text: str, tool_names: set[str]) -> tuple[str, list[ToolCall]]:
+    """Calls written as XML-style tags, which small models also produce:
+    `<function name="read_file" arguments='{"path": "x"}'>` or `<function=read_file>{...}`."""
+    calls: list[ToolCall] = []
+    rest = text
+    for match in _FUNCTION_TAG.finditer(text):
+        name = match.group("name") or match.group("bare")
+        blob = match.group("args") if match.group("args") is not None else match.group("body")
+        call = _as_call({"name": name, "arguments": blob or "{}"}, tool_names)
+        if call is not None:
+            calls.append(call)
+            rest = rest.replace(match.group(0), "", 1)
+    return rest.strip(), calls
+
+
 def extract(text: str, tool_names: set[str]) -> tuple[str, list[ToolCall]]:
     """Split a finished reply into its remaining prose and the tool calls it made."""
     if not tool_names:
         return text, []
+    rest, tagged = _attribute_calls(text, tool_names)
+    if tagged:
+        return rest, tagged
     for pattern in (_TAGGED, _FENCED):
         calls: list[ToolCall] = []
         rest = text
