@@ -40,3 +40,9 @@ async def test_bad_run_requests(client: httpx.AsyncClient, project: Json) -> Non
     assert (await client.get("/tasks/999999/runs")).status_code == 404
     assert (await client.post("/runs/999999/cancel")).status_code == 404
     assert (await client.get("/runs/0")).status_code == 422
+
+
+async def test_agent_api_run_ids_are_bounded(client: httpx.AsyncClient) -> None:
+    too_big = await client.get("/agent/api/runs/84561898731999")  # was a 500 on PostgreSQL
+    assert too_big.status_code == 422
+    assert (await client.get("/agent/api/runs/999999")).status_code == 404

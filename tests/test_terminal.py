@@ -160,7 +160,7 @@ async def test_refusals_come_before_any_process(server: LiveServer, project_id: 
     assert (status, body["error"]) == (404, "not_found")
     status, body = await websocket_refusal(server, f"{path}?cols=0", **auth)
     assert (status, body["error"]) == (422, "invalid_input")
-    assert open_ptys() == before
+    assert open_ptys() <= before  # none allocated (one from an earlier test may close meanwhile)
 
 
 async def test_per_user_cap(server: LiveServer, project_id: int) -> None:

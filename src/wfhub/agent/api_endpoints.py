@@ -34,6 +34,7 @@ from wfhub.runs.executor import RunExecutor
 from wfhub.runs.schemas import RunCreate, RunSummary
 from wfhub.sandbox.policy import Sandbox, SandboxMode
 from wfhub.sandbox.process import Limits
+from wfhub.schemas import IdPath
 from wfhub.security.auth import AuthDep
 from wfhub.tasks import service as tasks
 from wfhub.tasks.schemas import TaskCreate
@@ -110,7 +111,7 @@ async def agent_run(body: AgentRun, request: Request, session: SessionDep) -> Ag
 
 
 @api.get("/api/runs/{run_id}", response_model=RunSummary)
-async def agent_run_status(run_id: int, session: SessionDep) -> RunSummary:
+async def agent_run_status(run_id: IdPath, session: SessionDep) -> RunSummary:
     """The run's summary (its live events: `GET /runs/{run_id}/events`)."""
     return await runs.summary(session, run_id)
 
