@@ -28,6 +28,11 @@ class LiveServer:
     token: str
     env: dict[str, str]
 
+    def client(self, timeout: float = 60) -> httpx.Client:
+        """An httpx client for this server, with its token."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `wfhub ARGS` against this server, as a user would."""
         return run_wfhub(self.env, *args)

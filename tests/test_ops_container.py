@@ -41,8 +41,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, docker: FakeDocker) -> Iterato
 
 @pytest.fixture
 def api(hub: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {hub.token}"}
-    with httpx.Client(base_url=hub.url, headers=headers, timeout=60) as client:
+    with hub.client(60) as client:
         yield client
 
 

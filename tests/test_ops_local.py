@@ -40,8 +40,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(hub: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {hub.token}"}
-    with httpx.Client(base_url=hub.url, headers=headers, timeout=120) as client:
+    with hub.client(120) as client:
         yield client
 
 

@@ -68,8 +68,7 @@ def hub(folder: Path, sshd: Sshd, model: ServeLoop, docker: FakeDocker) -> Itera
 
 @pytest.fixture
 def api(hub: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {hub.token}"}
-    with httpx.Client(base_url=hub.url, headers=headers, timeout=60) as client:
+    with hub.client(60) as client:
         yield client
 
 

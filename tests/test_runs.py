@@ -53,8 +53,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, model_url: str) -> Iterator[Li
 
 @pytest.fixture
 def api(hub: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {hub.token}"}
-    with httpx.Client(base_url=hub.url, headers=headers, timeout=30) as client:
+    with hub.client(30) as client:
         yield client
 
 

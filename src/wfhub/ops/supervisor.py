@@ -154,25 +154,25 @@ class ChildSupervisor:
             self._wake.set()
             return
         self._requested.set()
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _end(process)
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
         process = self._process
         if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _end(process)
         for thread in (self._thread, self._prober):
             if thread.is_alive():
                 thread.join(timeout=STOP_SECONDS)
         self._log.close()
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `STOP_SECONDS`."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
