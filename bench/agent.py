@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from tests.agent_helpers import bug_repo, run_to_end
 from tests.conftest import free_port
-from tests.live_server import LiveServer, live_server
-from tests.ops_helpers import answers, stop, wait_until
+from tests.live_server import LiveServer, live_server, stop
+from tests.ops_helpers import answers, wait_until
 
 from wfhub.config import Settings
 from wfhub.llm.catalog import CATALOG, DEFAULT_MODEL

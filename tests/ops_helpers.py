@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.live_server import stop
 
 REPO = Path(__file__).resolve().parent.parent
 SERVE_LOOP = REPO / "deploy" / "model-host" / "serve-loop.sh"
@@ -37,15 +38,6 @@ def wait_until(check: object, seconds: float = 30, what: str = "condition") -> N
 
 def answers(url: str) -> bool:
     return httpx.get(f"{url}/api/tags", timeout=1).status_code == 200
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.live_server import LiveServer, live_server, server_env, wfhub_process
-from tests.ops_helpers import answers, stop, wait_until
+from tests.live_server import LiveServer, live_server, server_env, stop, wfhub_process
+from tests.ops_helpers import answers, wait_until
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
 BUGGY = "def add(a, b):\n    return a - b\n"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from wfhub.config import Settings
@@ -28,6 +28,7 @@ from wfhub.ops.log_follow import follow_file
 from wfhub.ops.logs import LogRecordDict, log_path, services_on_disk
 from wfhub.ops.schemas import LogLines, LogService, LogServices
 from wfhub.ops.supervisor import ChildSupervisor
+from wfhub.ops.websocket_tasks import stop_all
 from wfhub.security.auth import AuthDep, authenticate
 
 router = APIRouter(tags=["logs"])
@@ -192,10 +193,6 @@ async def _relay(websocket: WebSocket, lines: AsyncIterator[LogRecordDict]) -> N
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
+        await stop_all(tasks)
         with contextlib.suppress(RuntimeError):
             await lines.aclose()  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from wfhub.config import Settings
 from wfhub.db import Database
 from wfhub.errors import InvalidInput, NotFound, WfhubError, refuse_websocket
 from wfhub.ops.terminal import MAX_DIMENSION, Terminal, TerminalSlots
+from wfhub.ops.websocket_tasks import stop_all
 from wfhub.sandbox.policy import Sandbox
 from wfhub.schemas import INT32_MAX
 from wfhub.security.auth import authenticate
@@ -92,11 +93,7 @@ async def _relay(websocket: WebSocket, term: Terminal, idle_seconds: int) -> Non
     except WebSocketDisconnect:
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
+        await stop_all(tasks)
 
 
 def _control(term: Terminal, text: str) -> None:
