@@ -60,6 +60,14 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
         process.wait()
 
 
+def listening_pid(port: str | int) -> int:
+    """The pid of the process listening on a loopback TCP port."""
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(out.split("pid=")[1].split(",")[0])
+
+
 def server_env(home: Path, database_url: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WFHUB_")}
     env.update(

@@ -8,40 +8,36 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.live_server import LiveServer, live_server, server_env, stop, wfhub_process
-from tests.ops_helpers import answers, wait_until
+from tests.live_server import LiveServer, listening_pid, live_server, server_env, wfhub_process
+from tests.ops_helpers import wait_until
+from tests.scripted_runs import (
+    BUGGY,
+    call,
+    events,
+    project_with_bug,
+    script,
+    scripted_model,
+    seen,
+    start,
+)
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
-BUGGY = "def add(a, b):\n    return a - b\n"
-Json = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("scripted") / "scripted.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.scripted_ollama", str(port)], stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(url), what="the scripted model server")
+    with scripted_model(tmp_path_factory.mktemp("scripted")) as url:
         yield url
-    finally:
-        stop(process)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,62 +51,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, model_url: str) -> Iterator[Li
 def api(hub: LiveServer) -> Iterator[httpx.Client]:
     with hub.client(30) as client:
         yield client
-
-
-def call(name: str, **arguments: object) -> Json:
-    return {"content": "", "tool_calls": [{"function": {"name": name, "arguments": arguments}}]}
-
-
-def script(model_url: str, model: str, *replies: Json) -> None:
-    httpx.post(f"{model_url}/_script", json={"model": model, "replies": list(replies)})
-
-
-def seen(model_url: str, model: str) -> list[list[Json]]:
-    result: list[list[Json]] = httpx.get(f"{model_url}/_requests", params={"model": model}).json()
-    return result
-
-
-def project_with_bug(api: httpx.Client, name: str) -> tuple[int, int]:
-    project = api.post("/projects", json={"name": name, "workspace": "init"}).json()
-    pid = project["id"]
-    assert api.put(f"/workspace/{pid}/file", params={"path": "calc.py"}, content=BUGGY).is_success
-    commit = api.post(f"/workspace/{pid}/git/commit", json={"message": "start", "all": True})
-    assert commit.is_success, commit.text
-    task = api.post(f"/projects/{pid}/tasks", json={"title": "Fix add"}).json()
-    return pid, task["id"]
-
-
-def events(hub: LiveServer, run_id: int, after: int | None = None, limit: int = 1000) -> list[Json]:
-    """Read the SSE stream (until it ends, or `limit` events)."""
-    headers = {"Authorization": f"Bearer {hub.token}"}
-    if after is not None:
-        headers["Last-Event-ID"] = str(after)
-    found: list[Json] = []
-    with httpx.stream("GET", f"{hub.url}/runs/{run_id}/events", headers=headers, timeout=60) as r:
-        assert r.status_code == 200, r.read()
-        assert r.headers["content-type"].startswith("text/event-stream")
-        entry: Json = {}
-        for line in r.iter_lines():
-            if line.startswith("id: "):
-                entry["seq"] = int(line[4:])
-            elif line.startswith("event: "):
-                entry["type"] = line[7:]
-            elif line.startswith("data: "):
-                entry["data"] = json.loads(line[6:])
-            elif not line and entry:
-                found.append(entry)
-                entry = {}
-                if len(found) >= limit:
-                    break
-    return found
-
-
-def start(api: httpx.Client, task_id: int, model: str, **options: object) -> Json:
-    response = api.post(f"/tasks/{task_id}/runs", json={"model": model, "options": options})
-    assert response.status_code == 202, response.text
-    body: Json = response.json()
-    assert body["status"] == "queued"
-    return body
 
 
 def test_a_run_fixes_the_bug_on_its_own_branch(
@@ -325,7 +265,7 @@ def test_a_killed_server_resumes_or_interrupts_the_run(
         run = start(client, task_id, model)
         wait_until(lambda: len(seen(model_url, model)) == 3, 20, "the hanging model call")
         before = events(server, run["id"], limit=6)
-        os.kill(_serve_pid(server), signal.SIGKILL)
+        os.kill(listening_pid(server.env["WFHUB_PORT"]), signal.SIGKILL)
     env = server_env(home, database, free_port())
     env.update(WFHUB_OLLAMA_URLS=model_url, WFHUB_RUN_RESUME=str(resume).lower())
     url = f"http://127.0.0.1:{env['WFHUB_PORT']}"
@@ -348,15 +288,6 @@ def test_a_killed_server_resumes_or_interrupts_the_run(
         assert summary["status"] == "interrupted"
         assert summary["error"] == "wfhub stopped while the run was running"
         assert stream[-1]["data"]["status"] == "interrupted"
-
-
-def _serve_pid(server: LiveServer) -> int:
-    """The pid of the `wfhub serve` listening on the server's port."""
-    port = server.env["WFHUB_PORT"]
-    out = subprocess.run(
-        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True
-    ).stdout
-    return int(out.split("pid=")[1].split(",")[0])
 
 
 def test_wfhub_run_follow_prints_the_live_run(

@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 
 from wfhub import __version__
 from wfhub.agent.api_endpoints import router as agent_api_router
-from wfhub.agent.checkpoints import Checkpoints
-from wfhub.agent.runner import Runner, RunnerDeps
+from wfhub.agent.app import agent_state
+from wfhub.agent.workers import run_workers
 from wfhub.config import Settings
 from wfhub.db import Database, create_engine
 from wfhub.errors import install_error_handlers
 from wfhub.health.endpoints import router as health_router
-from wfhub.llm.backends import BackendPool, configured_backends
+from wfhub.llm.backends import BackendPool
 from wfhub.llm.endpoints import router as llm_router
 from wfhub.llm.gateway import Gateway, GatewayMiddleware
 from wfhub.llm.ledger import LedgerWriter
@@ -29,12 +29,8 @@ from wfhub.ops.supervisor import ChildSupervisor
 from wfhub.ops.terminal import TerminalSlots
 from wfhub.ops.terminal_endpoints import router as terminal_router
 from wfhub.projects.endpoints import router as projects_router
-from wfhub.runs import service as runs
 from wfhub.runs.endpoints import router as runs_router
-from wfhub.runs.executor import InProcessExecutor
-from wfhub.runs.live import RunEventsHub
-from wfhub.sandbox.policy import Sandbox
-from wfhub.security.auth import AuthDep, CredentialCache
+from wfhub.security.auth import AuthDep
 from wfhub.security.endpoints import router as auth_router
 from wfhub.security.guard import GuardMiddleware, HostPolicy
 from wfhub.tasks import attachments
@@ -47,40 +43,15 @@ from wfhub.workspace.git_endpoints import router as workspace_git_router
 from wfhub.workspace.git_status import BadgeCache
 
 
-async def _start_runs(app: FastAPI, settings: Settings, client: httpx.AsyncClient) -> None:
-    """The worker pool, given the runs a dead process left unfinished (resumed, queued again
-    or marked interrupted)."""
-    again = await runs.recover(app.state.database, resume=settings.run_resume)
-    app.state.checkpoints = Checkpoints(settings.resolved_database_url)
-    deps = RunnerDeps(
-        settings,
-        app.state.database,
-        app.state.sandbox,
-        app.state.run_events,
-        client,
-        app.state.cancel_requested,
-        app.state.checkpoints,
-    )
-    app.state.executor = InProcessExecutor(Runner(deps), settings.run_concurrency)
-    for run_id in again:
-        app.state.executor.submit(run_id)
-
-
 def _shared_state(
     app: FastAPI, settings: Settings, model_supervisor: ChildSupervisor | None
 ) -> None:
     """What every request may use, made before the lifespan opens connections."""
-    app.state.settings = settings
-    app.state.credential_cache = CredentialCache()
+    agent_state(app, settings)
     app.state.badge_cache = BadgeCache()
     app.state.tree_cache = TreeCache()
-    app.state.sandbox = Sandbox.from_settings(settings)
     app.state.terminal_slots = TerminalSlots()
     app.state.model_supervisor = model_supervisor
-    app.state.run_events = RunEventsHub()
-    app.state.cancel_requested = set()
-    app.state.agent_model = settings.default_model  # POST /agent/api/model/switch changes it
-    app.state.backend_pool = BackendPool(configured_backends(settings))
 
 
 def create_app(
@@ -102,8 +73,6 @@ def create_app(
         ledger.start()
         gateway = Gateway(settings, app.state.backend_pool, ledger)
         app.state.ledger, app.state.gateway = ledger, gateway
-        agent_client = httpx.AsyncClient(trust_env=False)
-        await _start_runs(app, settings, agent_client)
         pool: BackendPool = app.state.backend_pool
         pool.start(gateway.session)
         # Probes bring their own deadline (a cold model can take a while to load).
@@ -112,11 +81,9 @@ def create_app(
             settings, pool, model_supervisor, ops_client, lambda: pool.refresh(gateway.session)
         )
         try:
-            yield
+            async with run_workers(app, settings):  # runs stop first: they use the rest
+                yield
         finally:
-            await app.state.executor.close()
-            await app.state.checkpoints.close()
-            await agent_client.aclose()
             await ops_client.aclose()
             await pool.close()
             await gateway.close()
@@ -149,12 +116,12 @@ def create_app(
         workspace_git_router,
         llm_router,
         runs_router,
-        agent_api_router,
         model_server_router,
         logs_router,
         terminal_router,
     ):
         app.include_router(router)
+    app.include_router(agent_api_router, prefix="/agent")
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])
     async def openapi() -> JSONResponse:

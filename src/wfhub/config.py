@@ -160,6 +160,20 @@ class Settings(BaseSettings):
         description="Resume runs a crash left running from their last checkpoint (else mark "
         "them interrupted).",
     )
+    run_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="A run whose process stops renewing its lease this long is taken over.",
+    )
+    agent_api_port: int = Field(
+        default=8001, ge=1, le=65535, description="Port `wfhub agent-api` binds."
+    )
+    hub_url: str | None = Field(
+        default=None,
+        description="Where the CLI and `wfhub agent-api` reach the hub (its gateway included); "
+        "WFHUB_HOST:WFHUB_PORT when unset.",
+    )
     agent_max_iterations: int = Field(
         default=30,
         ge=1,
@@ -329,6 +343,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def hub_base_url(self) -> str:
+        """The hub as a client on this machine reaches it (agents call models through its
+        `/ollama/api/...`)."""
+        local = self.base_url.replace("//0.0.0.0:", "//127.0.0.1:")
+        return (self.hub_url or local).rstrip("/")
 
 
 def normalize_database_url(url: str) -> str:

@@ -1,4 +1,5 @@
-"""The agent API (the original `aider-api` role), mounted at `/agent` in local mode.
+"""The agent API (the original `aider-api` role): mounted at `/agent` in `wfhub serve`, and
+the whole of `wfhub agent-api` (port 8001), which serves the same routes at its root.
 
 A `workspace` is named by its project's `workspace_path`; every file, search and shell
 request is confined to that folder (the same tools, confinement and sandbox as an agent run)
@@ -7,7 +8,10 @@ and authenticated like every other route.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from wfhub.agent.api_schemas import (
@@ -29,9 +33,10 @@ from wfhub.db import SessionDep, after_commit
 from wfhub.errors import ERROR_RESPONSES, ModelNotFound, NotFound, SandboxUnavailable
 from wfhub.llm.backends import BackendPool
 from wfhub.models import Project
+from wfhub.runs import endpoints as run_routes
 from wfhub.runs import service as runs
 from wfhub.runs.executor import RunExecutor
-from wfhub.runs.schemas import RunCreate, RunSummary
+from wfhub.runs.schemas import RunCreate, RunRead, RunSummary
 from wfhub.sandbox.policy import Sandbox, SandboxMode
 from wfhub.sandbox.process import Limits
 from wfhub.schemas import IdPath
@@ -41,7 +46,7 @@ from wfhub.tasks.schemas import TaskCreate
 from wfhub.workspace.paths import split_path
 from wfhub.workspace.service import root_of
 
-router = APIRouter(prefix="/agent", tags=["agent api"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["agent api"], responses=ERROR_RESPONSES)
 api = APIRouter(dependencies=[AuthDep])
 
 
@@ -99,8 +104,8 @@ async def agent_run(body: AgentRun, request: Request, session: SessionDep) -> Ag
     description = body.task + (("\n\nFiles to focus on: " + ", ".join(files)) if files else "")
     task = await tasks.create(session, project.id, TaskCreate(title=title, description=description))
     model = body.model or request.app.state.agent_model
-    run = await runs.create(session, task.id, RunCreate(model=model), model)
     executor: RunExecutor = request.app.state.executor
+    run = await runs.create(session, task.id, RunCreate(model=model), model, executor.owner)
     run_id = run.id
 
     async def submit() -> None:
@@ -112,8 +117,29 @@ async def agent_run(body: AgentRun, request: Request, session: SessionDep) -> Ag
 
 @api.get("/api/runs/{run_id}", response_model=RunSummary)
 async def agent_run_status(run_id: IdPath, session: SessionDep) -> RunSummary:
-    """The run's summary (its live events: `GET /runs/{run_id}/events`)."""
+    """The run's summary (its live events: `GET /api/runs/{run_id}/events`)."""
     return await runs.summary(session, run_id)
+
+
+@api.get(
+    "/api/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses=run_routes.EVENT_STREAM,
+)
+async def agent_run_events(
+    run_id: IdPath,
+    request: Request,
+    after: run_routes.After = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """The run's live events, as `GET /runs/{run_id}/events` on the hub."""
+    return await run_routes.run_events(run_id, request, after, last_event_id)
+
+
+@api.post("/api/runs/{run_id}/cancel", response_model=RunRead, status_code=202)
+async def agent_run_cancel(run_id: IdPath, request: Request) -> RunRead:
+    """Stop the run, as `POST /runs/{run_id}/cancel` on the hub."""
+    return await run_routes.cancel_run(run_id, request)
 
 
 @api.post("/api/grep", response_model=ToolOutput)

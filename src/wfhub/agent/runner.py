@@ -180,7 +180,7 @@ class Runner:
         token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
         model = GatewayModel(
             self.deps.client,
-            settings.base_url,
+            settings.hub_base_url,
             token,
             str(prepared.run["model"]),
             {"project": prepared.project_id, "task": prepared.run["task_id"], "run": run_id},

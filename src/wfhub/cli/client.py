@@ -30,7 +30,7 @@ class Api:
 
     def __init__(self, url: str | None) -> None:
         settings = Settings()
-        base = url or settings.base_url.replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+        base = url or settings.hub_base_url
         token = read_token_file(settings.token_file)
         if token is None:
             err.print(f"[red]no token in {settings.token_file}[/red]: run `wfhub token` first")

@@ -7,7 +7,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -23,6 +23,9 @@ from wfhub.migrations import current_revision, head_revision
 from wfhub.ops.logs import configure_logging, file_handler
 from wfhub.ops.supervisor import ChildSupervisor
 from wfhub.sandbox.policy import Sandbox, SandboxMode
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     help="wfhub: Workflow Hub for AI coding agents on local LLMs.", no_args_is_help=True
@@ -49,7 +52,40 @@ def serve(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (WFHUB_PORT).")] = None,
 ) -> None:
     """Migrate the database, make sure a token exists, and start the API server."""
-    settings = load_settings(host=host, port=port)
+    settings = _server_settings(host=host, port=port)
+    from wfhub.app import create_app
+
+    configure_logging(settings, "main-api")
+    console.print(f"wfhub {__version__} on {settings.base_url}  (token: `wfhub token`)")
+    model_server = _embedded_model_server(settings)
+    try:
+        _run_server(create_app(settings, model_supervisor=model_server), settings, settings.port)
+    finally:
+        if model_server is not None:
+            model_server.stop()
+
+
+@app.command("agent-api")
+def agent_api(
+    host: Annotated[str | None, typer.Option(help="Bind address (WFHUB_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (WFHUB_AGENT_API_PORT).")
+    ] = None,
+) -> None:
+    """Start the agent API as its own process: the routes `wfhub serve` has under `/agent`,
+    at the root, with a worker pool of its own; models are called through the hub."""
+    settings = _server_settings(host=host, agent_api_port=port)
+    from wfhub.agent.app import create_agent_app
+
+    configure_logging(settings, "agent-api")
+    url = settings.base_url.rsplit(":", 1)[0] + f":{settings.agent_api_port}"
+    console.print(f"wfhub agent API {__version__} on {url}, models through {settings.hub_base_url}")
+    _run_server(create_agent_app(settings), settings, settings.agent_api_port)
+
+
+def _server_settings(**overrides: object) -> Settings:
+    """Settings for a process that serves HTTP, once its database and token are ready."""
+    settings = load_settings(**overrides)
     if settings.auth_disabled and not is_loopback_host(settings.host):
         err.print(
             f"[red]refusing to start:[/red] auth is disabled (WFHUB_AUTH_DISABLED) and "
@@ -57,23 +93,18 @@ def serve(
         )
         raise typer.Exit(2)
     setup.initialise(settings)
-    from wfhub.app import create_app
+    return settings
 
-    configure_logging(settings, "main-api")
-    console.print(f"wfhub {__version__} on {settings.base_url}  (token: `wfhub token`)")
-    model_server = _embedded_model_server(settings)
-    try:
-        uvicorn.run(
-            create_app(settings, model_supervisor=model_server),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,  # our handlers: JSON lines in logs/main-api.log, text on stderr
-            proxy_headers=True,
-            server_header=False,
-        )
-    finally:
-        if model_server is not None:
-            model_server.stop()
+
+def _run_server(application: FastAPI, settings: Settings, port: int) -> None:
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=port,
+        log_config=None,  # our handlers: JSON lines in logs/<service>.log, text on stderr
+        proxy_headers=True,
+        server_header=False,
+    )
 
 
 def _embedded_model_server(settings: Settings) -> ChildSupervisor | None:

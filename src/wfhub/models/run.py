@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wfhub.models.base import Base, JSONType, Timestamped, enum_column, utcnow
@@ -43,6 +43,10 @@ class TaskRun(Timestamped, Base):
     changed_files: Mapped[list[str]] = mapped_column(JSONType, default=list)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The process executing the run holds a lease on it (see wfhub.runs.leases).
+    owner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RunEvent(Base):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -14,7 +15,8 @@ from wfhub.db import Database, SessionDep, after_commit
 from wfhub.errors import ERROR_RESPONSES, Conflict, InvalidInput, SandboxUnavailable
 from wfhub.models import RunStatus
 from wfhub.runs import service
-from wfhub.runs.executor import RunExecutor
+from wfhub.runs.executor import CANCEL_WAIT_SECONDS, RunExecutor
+from wfhub.runs.leases import Leases
 from wfhub.runs.live import RunEventsHub, woken
 from wfhub.runs.schemas import RunCreate, RunRead, RunSummary
 from wfhub.sandbox.policy import Sandbox, SandboxMode
@@ -23,6 +25,9 @@ from wfhub.security.auth import AuthDep
 
 router = APIRouter(tags=["runs"], dependencies=[AuthDep], responses=ERROR_RESPONSES)
 HEARTBEAT_SECONDS = 15.0
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}
+}
 After = Annotated[int | None, Query(ge=0, le=INT32_MAX, description="Send events after this seq.")]
 
 
@@ -35,8 +40,10 @@ async def start_run(
     sandbox: Sandbox = request.app.state.sandbox
     if sandbox.mode is SandboxMode.unavailable:
         raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
-    run = await service.create(session, task_id, body, request.app.state.agent_model)
     executor: RunExecutor = request.app.state.executor
+    run = await service.create(
+        session, task_id, body, request.app.state.agent_model, executor.owner
+    )
     run_id = run.id
 
     async def submit() -> None:
@@ -60,22 +67,37 @@ async def get_run(run_id: IdPath, session: SessionDep) -> RunSummary:
 
 @router.post("/runs/{run_id}/cancel", response_model=RunRead, status_code=202)
 async def cancel_run(run_id: IdPath, request: Request) -> RunRead:
-    """Stop the run (its sandboxed commands are killed); a finished run gives 409."""
+    """Stop the run (its sandboxed commands are killed), whichever process executes it; a
+    finished run gives 409."""
     database: Database = request.app.state.database
     async with database.unit_of_work(write=False) as session:
         run = await service.get(session, run_id)
         if run.status in service.FINISHED:
             raise Conflict(f"run {run_id} already ended ({run.status.value})")
-    request.app.state.cancel_requested.add(run_id)
     executor: RunExecutor = request.app.state.executor
-    if not await executor.cancel(run_id):  # not ours (or never started): settle it here
-        async with database.unit_of_work() as session:
-            await service.set_status(
-                session, await service.get(session, run_id), RunStatus.cancelled, error="cancelled"
-            )
-        await service.append_event(database, run_id, "status", {"status": "cancelled"})
+    leases: Leases = request.app.state.leases
+    cancel_requested: set[int] = request.app.state.cancel_requested
+    cancel_requested.add(run_id)
+    if not await executor.cancel(run_id):
+        cancel_requested.discard(run_id)
+        if await leases.held_elsewhere(run_id):  # its owner cancels it on its next look
+            await _ended_within(database, run_id, CANCEL_WAIT_SECONDS)
+        else:  # nobody executes it (never started, or its process died): settle it here
+            async with database.unit_of_work() as session:
+                run = await service.get(session, run_id)
+                await service.set_status(session, run, RunStatus.cancelled, error="cancelled")
+            await service.append_event(database, run_id, "status", {"status": "cancelled"})
     async with database.unit_of_work(write=False) as session:
         return RunRead.model_validate(await service.get(session, run_id))
+
+
+async def _ended_within(database: Database, run_id: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        async with database.unit_of_work(write=False) as session:
+            if await service.has_ended(session, run_id):
+                return
+        await asyncio.sleep(0.2)
 
 
 def _sse(seq: int, type_: str, payload: object) -> bytes:
@@ -85,7 +107,7 @@ def _sse(seq: int, type_: str, payload: object) -> bytes:
 @router.get(
     "/runs/{run_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses=EVENT_STREAM,
 )
 async def run_events(
     run_id: IdPath,

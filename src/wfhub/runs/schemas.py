@@ -54,6 +54,9 @@ class RunRead(ReadModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    owner: str | None = Field(
+        description="The process executing (or last executing) the run: host:pid:id."
+    )
 
 
 class RunSummary(RunRead):

@@ -18,6 +18,7 @@ from wfhub.db import Database
 from wfhub.errors import Conflict, NotFound
 from wfhub.models import LlmRequest, RunEvent, RunStatus, Task, TaskRun, TaskStatus
 from wfhub.models.base import utcnow
+from wfhub.runs.leases import Orphan
 from wfhub.runs.schemas import EventType, RunCreate, RunSummary
 from wfhub.tasks import service as tasks
 
@@ -29,9 +30,10 @@ TASK_AFTER = {RunStatus.succeeded: TaskStatus.completed, RunStatus.failed: TaskS
 
 
 async def create(
-    session: AsyncSession, task_id: int, data: RunCreate, default_model: str
+    session: AsyncSession, task_id: int, data: RunCreate, default_model: str, owner: str
 ) -> TaskRun:
-    """A queued run of the task (the caller hands it to the executor after the commit)."""
+    """A queued run of the task, leased to `owner` (the executor the caller hands it to
+    after the commit)."""
     task = await tasks.get(session, task_id)
     active = await session.scalar(
         select(func.count())
@@ -49,6 +51,8 @@ async def create(
         model=data.model or default_model,
         options=data.options.model_dump(exclude_none=True),
         status=RunStatus.queued,
+        owner=owner,
+        heartbeat_at=utcnow(),
     )
     session.add(run)
     await session.flush()
@@ -146,45 +150,42 @@ async def _move_task(
     await session.execute(statement)
 
 
-async def recover(database: Database, *, resume: bool) -> list[int]:
-    """At start-up, the runs a dead process left: queued ones are queued again; running ones
+async def recover(database: Database, orphans: list[Orphan], *, resume: bool) -> list[int]:
+    """The runs a dead process left, once adopted: queued ones are queued again; running ones
     resume from their checkpoint (`resume`, at most `MAX_RESUMES` times a run) or become
     `interrupted` with the reason, never left `running`. The ids to hand to the executor."""
     again: list[int] = []
     async with database.unit_of_work(write=False) as session:
-        left = list(
-            await session.scalars(
-                select(TaskRun).where(TaskRun.status.in_([RunStatus.queued, RunStatus.running]))
-            )
-        )
-        resumed = {run.id: await _resumes(session, run.id) for run in left}
-    for run in left:
-        if run.status is RunStatus.queued:
-            again.append(run.id)
-        elif resume and resumed[run.id] < MAX_RESUMES:
+        resumed = {o.run_id: await _resumes(session, o.run_id) for o in orphans}
+    for orphan in orphans:
+        run_id = orphan.run_id
+        if orphan.status is RunStatus.queued:
+            again.append(run_id)
+        elif resume and resumed[run_id] < MAX_RESUMES:
             await append_event(
                 database,
-                run.id,
+                run_id,
                 "status",
                 {
                     "status": "running",
                     "resumed": True,
-                    "reason": "wfhub restarted; resuming from the last checkpoint",
+                    "reason": "the wfhub process running it stopped; resuming from the last "
+                    "checkpoint",
                 },
             )
-            again.append(run.id)
+            again.append(run_id)
         else:
             reason = (
-                f"wfhub stopped during the run {resumed[run.id] + 1} times; not resumed again"
+                f"wfhub stopped during the run {resumed[run_id] + 1} times; not resumed again"
                 if resume
                 else "wfhub stopped while the run was running"
             )
             async with database.unit_of_work() as session:
                 await set_status(
-                    session, await get(session, run.id), RunStatus.interrupted, error=reason
+                    session, await get(session, run_id), RunStatus.interrupted, error=reason
                 )
             await append_event(
-                database, run.id, "status", {"status": "interrupted", "error": reason}
+                database, run_id, "status", {"status": "interrupted", "error": reason}
             )
     return again
 
