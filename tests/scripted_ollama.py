@@ -4,7 +4,8 @@ answers are given in advance, per model name, so a run is deterministic.
 `POST /_script {"model": M, "replies": [...]}` loads the replies for model M; each
 `/api/chat` for M answers with the next one: `{"content": ..., "tool_calls": [...]}`, or
 `{"hang": true}` (never answers, for cancel and kill tests). Past the end of the script it
-answers "done". `GET /_requests?model=M` returns the message lists it was sent.
+answers "done". `GET /_requests?model=M` returns the message lists it was sent. `/api/show`
+answers as Ollama does for a small qwen2 model (Aider asks it for the context length).
 Run: python -m tests.scripted_ollama PORT
 """
 
@@ -63,6 +64,23 @@ async def ps(_: Request) -> Response:
     return JSONResponse({"models": []})
 
 
+async def show(request: Request) -> Response:
+    body = await request.json()
+    name = body.get("model") or body.get("name")
+    if name not in SCRIPTS:
+        return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
+    return JSONResponse(
+        {
+            "modelfile": "",
+            "parameters": "",
+            "template": "{{ .Prompt }}",
+            "details": {"format": "gguf", "family": "qwen2", "parameter_size": "1.5B"},
+            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768},
+            "capabilities": ["completion", "tools"],
+        }
+    )
+
+
 async def requests(request: Request) -> Response:
     return JSONResponse(SEEN.get(request.query_params["model"], []))
 
@@ -72,6 +90,7 @@ app = Starlette(
         Route("/_script", script, methods=["POST"]),
         Route("/_requests", requests),
         Route("/api/chat", chat, methods=["POST"]),
+        Route("/api/show", show, methods=["POST"]),
         Route("/api/tags", tags),
         Route("/api/ps", ps),
     ]

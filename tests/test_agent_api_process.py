@@ -19,16 +19,10 @@ import pytest
 from tests.conftest import free_port
 from tests.live_server import LiveServer, listening_pid, live_server, wfhub_process
 from tests.ops_helpers import wait_until
-from tests.scripted_runs import Json, call, events, project_with_bug, script, scripted_model, seen
+from tests.scripted_runs import Json, call, events, project_with_bug, script, seen
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
 LEASE_SECONDS = "3"  # renewal and adoption every second
-
-
-@pytest.fixture(scope="module")
-def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with scripted_model(tmp_path_factory.mktemp("scripted")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

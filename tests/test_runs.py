@@ -26,18 +26,11 @@ from tests.scripted_runs import (
     events,
     project_with_bug,
     script,
-    scripted_model,
     seen,
     start,
 )
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with scripted_model(tmp_path_factory.mktemp("scripted")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,23 @@ async def test_runs_refuse_to_start_without_a_sandbox(
     assert (await client.get(f"/tasks/{task['id']}/runs")).json() == []  # nothing stored
 
 
+async def test_aider_runs_need_the_engine_installed(
+    client: httpx.AsyncClient, project: Json
+) -> None:
+    task = (await client.post(f"/projects/{project['id']}/tasks", json={"title": "t"})).json()
+    refused = await client.post(f"/tasks/{task['id']}/runs", json={"engine": "aider"})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "engine_not_installed"
+    assert "wfhub engines install aider" in refused.json()["detail"]
+    assert (await client.get(f"/tasks/{task['id']}/runs")).json() == []
+    body = {"task": "x", "workspace": project["workspace_path"], "engine": "aider"}
+    agent = await client.post("/agent/api/agent/run", json=body)
+    assert agent.status_code == 409
+    assert agent.json()["error"] == "engine_not_installed"
+    tasks = (await client.get(f"/projects/{project['id']}/tasks")).json()
+    assert [t["id"] for t in tasks["items"]] == [task["id"]]  # the agent API stored no task
+
+
 async def test_bad_run_requests(client: httpx.AsyncClient, project: Json) -> None:
     task = (await client.post(f"/projects/{project['id']}/tasks", json={"title": "t"})).json()
     path = f"/tasks/{task['id']}/runs"
@@ -31,6 +48,10 @@ async def test_bad_run_requests(client: httpx.AsyncClient, project: Json) -> Non
         {"options": {"max_iterations": 0}},
         {"options": {"timeout_seconds": -1}},
         {"options": {"unknown": 1}},
+        {"options": {"files": ["../outside.py"]}},
+        {"options": {"files": ["/etc/passwd"]}},
+        {"options": {"files": ["./"]}},
+        {"options": {"files": ["a"] * 51}},
         {"node_id": 0},
     ):
         response = await client.post(path, json=body)

@@ -3,6 +3,7 @@ killed with everything they started when their time is up."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from tests.test_terminal import eventually, processes_matching
 from wfhub.config import Settings
 from wfhub.errors import SandboxUnavailable
-from wfhub.sandbox.policy import Sandbox, SandboxMode
+from wfhub.sandbox.bridge import RELAY_SCRIPT, unix_bridge
+from wfhub.sandbox.policy import Mounts, Sandbox, SandboxMode
 from wfhub.sandbox.process import Limits, run
 
 pytestmark = pytest.mark.filesystem
@@ -87,3 +89,50 @@ async def test_refuses_without_bubblewrap_unless_allowed(tmp_path: Path) -> None
         await run(missing, ["true"], tmp_path, Limits())
     allowed = Sandbox(SandboxMode.unsandboxed)
     assert (await run(allowed, ["pwd"], tmp_path, Limits())).output.strip() == str(tmp_path)
+
+
+async def test_a_bridge_opens_one_address_and_nothing_else(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The way a sandboxed engine reaches the gateway: through the relay's loopback port to
+    the bridged server only; the same server and any other stay unreachable directly."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello from " + await reader.readline())
+        await writer.drain()
+        writer.close()
+
+    target = await asyncio.start_server(answer, "127.0.0.1", 0)
+    other = await asyncio.start_server(answer, "127.0.0.1", 0)
+    target_port = target.sockets[0].getsockname()[1]
+    other_port = other.sockets[0].getsockname()[1]
+    probe = (
+        "import socket, sys\n"
+        "for port in map(int, sys.argv[1:]):\n"
+        "    try:\n"
+        "        c = socket.create_connection(('127.0.0.1', port), timeout=5)\n"
+        "        c.sendall(f'port {port}\\n'.encode())\n"
+        "        print(port, c.makefile().readline().strip())\n"
+        "    except OSError as exc:\n"
+        "        print(port, 'refused', type(exc).__name__)\n"
+    )
+    (tmp_path / "probe.py").write_text(probe)
+    socket_path = tmp_path / "bridge" / "gateway.sock"
+    socket_path.parent.mkdir()
+    async with target, other, unix_bridge(socket_path, "127.0.0.1", target_port):
+        assert oct(socket_path.stat().st_mode & 0o777) == "0o600"
+        argv = ["python3", str(RELAY_SCRIPT), "7000", str(socket_path), "--"]
+        mounts = Mounts(read_only=(str(RELAY_SCRIPT), str(socket_path)))
+        done = await run(
+            sandbox,
+            [*argv, "python3", "probe.py", "7000", str(target_port), str(other_port)],
+            tmp_path,
+            Limits(timeout_seconds=30),
+            mounts=mounts,
+        )
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[0] == "7000 hello from port 7000"  # relayed to the bridged server
+    assert lines[1] == f"{target_port} refused ConnectionRefusedError"
+    assert lines[2] == f"{other_port} refused ConnectionRefusedError"
+    assert not socket_path.exists()  # the bridge cleans up

@@ -165,3 +165,30 @@ async def test_rotation_revokes_old_token_and_sessions(
     assert (
         await anon.get("/projects", headers={"Authorization": f"Bearer {new}"})
     ).status_code == 200
+
+
+async def test_a_gateway_token_opens_the_gateway_only_until_it_ends(
+    app: FastAPI, anon: httpx.AsyncClient, token: str, database: Database
+) -> None:
+    """What an engine process (Aider) holds instead of the API token."""
+    from wfhub.security import tokens
+
+    async with database.unit_of_work() as session:
+        expired = await tokens.create_gateway_token(session, "run 1", -1)
+    gone = {"Authorization": f"Bearer {expired}"}
+    assert (await anon.get("/ollama/api/tags", headers=gone)).status_code == 401
+    async with database.unit_of_work() as session:
+        secret = await tokens.create_gateway_token(session, "run 2", 60)
+    assert secret.startswith("wfh_")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    # Past authentication on the gateway (the upstream is unreachable: 502, not 401).
+    assert (await anon.get("/ollama/api/tags", headers=bearer)).status_code != 401
+    assert (await anon.get("/v1/models", headers=bearer)).status_code != 401
+    for path in ("/projects", "/llm/requests", "/ollama/status", "/openapi.json"):
+        assert (await anon.get(path, headers=bearer)).status_code == 401, path
+    async with database.unit_of_work() as session:
+        await tokens.revoke_gateway_token(session, secret)
+        kinds = list(await session.scalars(select(ApiToken.kind)))
+    assert kinds == ["api"]  # revoked, and the expired one swept when the next was made
+    app.state.credential_cache = type(app.state.credential_cache)()  # as a fresh process sees it
+    assert (await anon.get("/ollama/api/tags", headers=bearer)).status_code == 401

@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     agent_command_seconds: float = Field(
         default=120.0, gt=0, le=3600, description="Limit of one shell command an agent runs."
     )
+    engines: Path | None = Field(
+        default=None,
+        description="Where `wfhub engines install` puts agent engines (Aider's virtualenv); "
+        "`$WFHUB_HOME/engines` if unset.",
+    )
     restart_methods: CsvList = Field(
         default_factory=lambda: ["local", "ssh", "container"],
         description="Order in which POST /ollama/restart tries methods; unconfigured ones are "
@@ -300,6 +305,11 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.home_dir / "attachments"
+
+    @cached_property
+    def engines_dir(self) -> Path:
+        root = self.engines if self.engines is not None else self.home_dir / "engines"
+        return root.expanduser().resolve()
 
     @property
     def worktrees_dir(self) -> Path:

@@ -24,6 +24,7 @@ Hierarchy (status, code):
     │   ├── AlreadyExists (409, already_exists)
     │   ├── WorkspaceExists (409, workspace_exists)
     │   ├── RestartNotConfigured (409, restart_not_configured)  no usable restart method
+    │   ├── EngineNotInstalled (409, engine_not_installed)  `wfhub engines install` first
     │   └── GitFailed (409, git_failed)              git refused; its message is the detail
     ├── PayloadTooLarge (413, payload_too_large)
     ├── TooManyTerminals (429, too_many_terminals)  the per-user cap on web terminals
@@ -110,6 +111,10 @@ class Conflict(WfhubError):
 
 class RestartNotConfigured(Conflict):
     code = "restart_not_configured"
+
+
+class EngineNotInstalled(Conflict):
+    code = "engine_not_installed"
 
 
 class HasChildren(Conflict):

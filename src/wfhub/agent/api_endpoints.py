@@ -30,14 +30,14 @@ from wfhub.agent.api_schemas import (
 from wfhub.agent.tools import Toolbox
 from wfhub.config import Settings
 from wfhub.db import SessionDep, after_commit
-from wfhub.errors import ERROR_RESPONSES, ModelNotFound, NotFound, SandboxUnavailable
+from wfhub.errors import ERROR_RESPONSES, ModelNotFound, NotFound
 from wfhub.llm.backends import BackendPool
 from wfhub.models import Project
 from wfhub.runs import endpoints as run_routes
 from wfhub.runs import service as runs
 from wfhub.runs.executor import RunExecutor
-from wfhub.runs.schemas import RunCreate, RunRead, RunSummary
-from wfhub.sandbox.policy import Sandbox, SandboxMode
+from wfhub.runs.schemas import RunCreate, RunOptions, RunRead, RunSummary
+from wfhub.sandbox.policy import Sandbox
 from wfhub.sandbox.process import Limits
 from wfhub.schemas import IdPath
 from wfhub.security.auth import AuthDep
@@ -95,17 +95,17 @@ async def health() -> dict[str, str]:
 @api.post("/api/agent/run", response_model=AgentRunStarted, status_code=202)
 async def agent_run(body: AgentRun, request: Request, session: SessionDep) -> AgentRunStarted:
     """Record the request as a task of the workspace's project and start a run of it."""
-    sandbox: Sandbox = request.app.state.sandbox
-    if sandbox.mode is SandboxMode.unavailable:
-        raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
+    run_routes.refuse_unrunnable(request, body.engine)
     project = await _project(session, body.workspace)
-    files = [("/".join(split_path(f)) or ".") for f in body.files]
+    files = body.files
     title = body.task.strip().splitlines()[0][:200] or "Agent task"
     description = body.task + (("\n\nFiles to focus on: " + ", ".join(files)) if files else "")
     task = await tasks.create(session, project.id, TaskCreate(title=title, description=description))
     model = body.model or request.app.state.agent_model
     executor: RunExecutor = request.app.state.executor
-    run = await runs.create(session, task.id, RunCreate(model=model), model, executor.owner)
+    options = RunOptions(files=files)
+    create = RunCreate(engine=body.engine, model=model, options=options)
+    run = await runs.create(session, task.id, create, model, executor.owner)
     run_id = run.id
 
     async def submit() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
+from wfhub.runs.schemas import WorkspaceFiles
 from wfhub.schemas import StrictModel
 
 WorkspaceName = Field(min_length=1, max_length=500, description="A project's workspace_path.")
@@ -13,8 +16,9 @@ FilePath = Field(min_length=1, max_length=4096)
 class AgentRun(StrictModel):
     task: str = Field(min_length=1, max_length=20_000, description="What the agent should do.")
     workspace: str = WorkspaceName
-    files: list[str] = Field(default_factory=list, max_length=50)
+    files: WorkspaceFiles = Field(default_factory=list, max_length=50)
     model: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\s]+$")
+    engine: Literal["native", "aider"] = "native"
 
 
 class AgentRunStarted(StrictModel):

@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wfhub.agent import aider_engine as aider
 from wfhub.agent import graph
 from wfhub.agent.checkpoints import Checkpoints, thread_of
 from wfhub.agent.model import GatewayModel, ModelError
@@ -43,7 +44,10 @@ MAX_SUBTASK_DEPTH = 3  # agents create subtasks only under tasks shallower than 
 MAX_SUBTASKS_PER_RUN = 5  # circuit breaker against runaway delegation
 # What running code leaves behind is not the agent's change: never committed, even in a
 # repository without a .gitignore of its own.
-GENERATED = "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\nnode_modules/\n"
+GENERATED = (
+    "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\nnode_modules/\n"
+    ".aider*\n"  # Aider's repository-map cache
+)
 
 
 @dataclass
@@ -126,7 +130,8 @@ class Runner:
             resuming = row.status is RunStatus.running  # left running by a crash
             if not resuming:
                 await runs.set_status(session, row, RunStatus.running)
-            snapshot = {c: getattr(row, c) for c in ("id", "task_id", "model", "options")}
+            columns = ("id", "task_id", "engine", "model", "options")
+            snapshot = {c: getattr(row, c) for c in columns}
         workspace = root_of(settings, project_path)
         if not workspace.is_dir():
             raise WfhubError(f"the project's workspace folder {project_path!r} does not exist")
@@ -170,29 +175,6 @@ class Runner:
             timeout_seconds=settings.agent_command_seconds,
             memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
         )
-        toolbox = Toolbox(
-            root,
-            self.deps.sandbox,
-            limits,
-            self._subtasks(run_id, prepared),
-            settings.search_engine,
-        )
-        token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
-        model = GatewayModel(
-            self.deps.client,
-            settings.hub_base_url,
-            token,
-            str(prepared.run["model"]),
-            {"project": prepared.project_id, "task": prepared.run["task_id"], "run": run_id},
-        )
-        options = prepared.run["options"]
-        agent_limits = graph.Limits(
-            max_iterations=options.get("max_iterations")
-            or prepared.node_iterations
-            or settings.agent_max_iterations,
-            max_tokens=options.get("max_tokens") or settings.agent_max_tokens,
-            check_command=options.get("check_command"),
-        )
 
         async def check(command: str) -> tuple[bool, str]:
             done = await run(self.deps.sandbox, ["bash", "-c", command], root, limits)
@@ -201,15 +183,10 @@ class Runner:
         async def emit(type_: str, payload: dict[str, Any]) -> None:
             await self.emit(run_id, type_, payload)
 
-        saver = await self.deps.checkpoints.saver()
-        compiled = graph.AgentGraph(model, toolbox, agent_limits, emit, check).compile(saver)
-        messages = [
-            {"role": "system", "content": system_prompt(prepared.role)},
-            {"role": "user", "content": task_prompt(prepared.brief, root)},
-        ]
-        resume = prepared.resuming and await self.deps.checkpoints.exists(run_id)
-        config = {**thread_of(run_id), "recursion_limit": agent_limits.max_iterations * 3 + 10}
-        state = await compiled.ainvoke(None if resume else {"messages": messages}, config)
+        if prepared.run["engine"] == "aider":
+            state = await self._aider(run_id, prepared, root, emit, check)
+        else:
+            state = await self._native(run_id, prepared, root, limits, emit, check)
         tokens = {
             "prompt_tokens": state.get("prompt_tokens", 0),
             "completion_tokens": state.get("completion_tokens", 0),
@@ -224,6 +201,73 @@ class Runner:
             "changed_files": changed,
             **tokens,
         }
+
+    def _ids(self, run_id: int, prepared: Prepared) -> dict[str, int]:
+        return {"project": prepared.project_id, "task": prepared.run["task_id"], "run": run_id}
+
+    async def _aider(
+        self, run_id: int, prepared: Prepared, root: Path, emit: aider.Emit, check: aider.Check
+    ) -> dict[str, Any]:
+        """Aider's rounds; its tokens come from the ledger (it has no count of its own)."""
+        job = aider.AiderRun(
+            run_id=run_id,
+            ids=self._ids(run_id, prepared),
+            model=str(prepared.run["model"]),
+            options=prepared.run["options"],
+            worktree=root,
+            prompt=task_prompt(prepared.brief, root),
+        )
+        deps = self.deps
+        state = await aider.drive(deps.settings, deps.database, deps.sandbox, job, emit, check)
+        return {**state, **await aider.ledger_tokens(deps.database, run_id)}
+
+    async def _native(
+        self,
+        run_id: int,
+        prepared: Prepared,
+        root: Path,
+        limits: Limits,
+        emit: aider.Emit,
+        check: aider.Check,
+    ) -> dict[str, Any]:
+        """The LangGraph agent, from its last checkpoint when the run is resumed."""
+        settings = self.deps.settings
+        toolbox = Toolbox(
+            root,
+            self.deps.sandbox,
+            limits,
+            self._subtasks(run_id, prepared),
+            settings.search_engine,
+        )
+        token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
+        model = GatewayModel(
+            self.deps.client,
+            settings.hub_base_url,
+            token,
+            str(prepared.run["model"]),
+            self._ids(run_id, prepared),
+        )
+        options = prepared.run["options"]
+        agent_limits = graph.Limits(
+            max_iterations=options.get("max_iterations")
+            or prepared.node_iterations
+            or settings.agent_max_iterations,
+            max_tokens=options.get("max_tokens") or settings.agent_max_tokens,
+            check_command=options.get("check_command"),
+        )
+
+        saver = await self.deps.checkpoints.saver()
+        compiled = graph.AgentGraph(model, toolbox, agent_limits, emit, check).compile(saver)
+        messages = [
+            {"role": "system", "content": system_prompt(prepared.role)},
+            {"role": "user", "content": task_prompt(prepared.brief, root)},
+        ]
+        resume = prepared.resuming and await self.deps.checkpoints.exists(run_id)
+        config = {**thread_of(run_id), "recursion_limit": agent_limits.max_iterations * 3 + 10}
+        state: dict[str, Any] = await compiled.ainvoke(
+            None if resume else {"messages": messages}, config
+        )
+        return state
 
     async def _commit(
         self, run_id: int, root: Path, branch: str | None, title: str

@@ -19,6 +19,7 @@ from wfhub import __version__
 from wfhub.cli import setup
 from wfhub.config import Settings, is_loopback_host, mask_url
 from wfhub.db import Database, create_engine
+from wfhub.engines.install import ENGINES, installed, venv_of
 from wfhub.migrations import current_revision, head_revision
 from wfhub.ops.logs import configure_logging, file_handler
 from wfhub.ops.supervisor import ChildSupervisor
@@ -204,6 +205,11 @@ def doctor() -> None:
     for module in ("psycopg", "aiosqlite"):
         found = importlib.util.find_spec(module) is not None
         checks.add_row(f"driver {module}", _mark(found), "installed" if found else "missing")
+    for engine in ENGINES.values():
+        ready = installed(settings, engine)
+        where = str(venv_of(settings, engine))
+        detail = where if ready else f"optional: `wfhub engines install {engine.name}`"
+        checks.add_row(f"engine {engine.name}", _mark(ready), detail)
     console.print(checks)
     if not ok_db:
         raise typer.Exit(1)

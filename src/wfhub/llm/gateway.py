@@ -192,7 +192,7 @@ class Gateway:
         """Forward one request; every authenticated request becomes one ledger row (an
         unauthenticated one is refused without a row, so it cannot fill the ledger)."""
         try:
-            await authenticate(Request(scope, receive))
+            await authenticate(Request(scope, receive), gateway=True)
         except WfhubError as exc:
             await send_json_error(send, exc.status_code, exc.code, exc.detail)
             return

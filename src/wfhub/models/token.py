@@ -1,4 +1,5 @@
-"""Credentials: the API token and browser sessions, stored only as SHA-256 hashes."""
+"""Credentials: the API token, browser sessions and run-scoped gateway tokens, stored only
+as SHA-256 hashes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from wfhub.models.base import Base, enum_column, utcnow
 class TokenKind(enum.StrEnum):
     api = "api"
     session = "session"
+    gateway = "gateway"  # one run's engine process: the LLM gateway only, until it expires
 
 
 class ApiToken(Base):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from wfhub.db import Database, SessionDep, after_commit
+from wfhub.engines import install as engines
 from wfhub.errors import ERROR_RESPONSES, Conflict, InvalidInput, SandboxUnavailable
 from wfhub.models import RunStatus
 from wfhub.runs import service
@@ -31,15 +32,23 @@ EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 After = Annotated[int | None, Query(ge=0, le=INT32_MAX, description="Send events after this seq.")]
 
 
+def refuse_unrunnable(request: Request, engine: str) -> None:
+    """Raise unless a run of `engine` can start here: sandbox usable, engine installed."""
+    sandbox: Sandbox = request.app.state.sandbox
+    if sandbox.mode is SandboxMode.unavailable:
+        raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
+    if engine != "native":
+        engines.require(request.app.state.settings, engine)
+
+
 @router.post("/tasks/{task_id}/runs", response_model=RunRead, status_code=202)
 async def start_run(
     task_id: IdPath, body: RunCreate, session: SessionDep, request: Request
 ) -> RunRead:
     """Queue a run of the task; it starts once the request has committed. Returns at once.
-    Refused (503) when bubblewrap is missing and unsandboxed commands were not allowed."""
-    sandbox: Sandbox = request.app.state.sandbox
-    if sandbox.mode is SandboxMode.unavailable:
-        raise SandboxUnavailable(f"agent runs need the sandbox: {sandbox.describe()}")
+    Refused (503) when bubblewrap is missing and unsandboxed commands were not allowed, and
+    (409) when the engine asked for is not installed."""
+    refuse_unrunnable(request, body.engine)
     executor: RunExecutor = request.app.state.executor
     run = await service.create(
         session, task_id, body, request.app.state.agent_model, executor.owner

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from wfhub.errors import WfhubError
 from wfhub.models.run import RunStatus
 from wfhub.schemas import INT32_MAX, ReadModel, RefId, StrictModel
+from wfhub.workspace.paths import split_path
 
 EventType = Literal["status", "message", "tool_call", "tool_result", "log", "error"]
+
+
+def _relative_paths(value: list[str]) -> list[str]:
+    cleaned = []
+    for path in value:
+        try:
+            parts = split_path(path)
+        except WfhubError as exc:
+            raise ValueError(exc.detail) from exc
+        if not parts:
+            raise ValueError("a file path may not be empty or the workspace root")
+        cleaned.append("/".join(parts))
+    return cleaned
+
+
+# Paths inside a workspace, normalised (`a//b/./c` -> `a/b/c`); `..` and absolute refused.
+WorkspaceFiles = Annotated[list[str], AfterValidator(_relative_paths)]
 
 
 class RunOptions(StrictModel):
@@ -27,10 +46,18 @@ class RunOptions(StrictModel):
     worktree: bool = Field(
         default=True, description="Work in a git worktree on the run's own branch."
     )
+    files: WorkspaceFiles = Field(
+        default_factory=list,
+        max_length=50,
+        description="Workspace paths to start from (Aider adds them to its chat).",
+    )
 
 
 class RunCreate(StrictModel):
-    engine: Literal["native"] = "native"
+    engine: Literal["native", "aider"] = Field(
+        default="native",
+        description="`aider` drives Aider in its own process (`wfhub engines install aider`).",
+    )
     model: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\s]+$")
     node_id: RefId | None = None
     options: RunOptions = Field(default_factory=RunOptions)

@@ -75,6 +75,19 @@ async def list_for_task(session: AsyncSession, task_id: int) -> list[TaskRun]:
     return list(rows)
 
 
+async def ledger_tokens(session: AsyncSession, run_id: int) -> tuple[int, int]:
+    """Prompt and completion tokens the gateway recorded for the run's model calls."""
+    sums = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(LlmRequest.prompt_tokens), 0),
+                func.coalesce(func.sum(LlmRequest.completion_tokens), 0),
+            ).where(LlmRequest.run_id == run_id)
+        )
+    ).one()
+    return int(sums[0] or 0), int(sums[1] or 0)
+
+
 async def summary(session: AsyncSession, run_id: int) -> RunSummary:
     """The run with its event count and what the ledger recorded of its model calls."""
     run = await get(session, run_id)

@@ -37,6 +37,20 @@ SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs mounted inside the sandbox
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
+@dataclass(frozen=True)
+class Mounts:
+    """Host paths one sandboxed process sees beyond the system and its workspace (an
+    engine's virtualenv, its own home). `writable` is bound after `read_only`, so it can
+    open a hole in a read-only tree (a repository's objects under its read-only .git)."""
+
+    home: Path | None = None  # bound read-write as the sandbox's home directory
+    read_only: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
+
+
+NO_MOUNTS = Mounts()
+
+
 class SandboxMode(enum.StrEnum):
     bwrap = "bwrap"
     unsandboxed = "unsandboxed"  # bubblewrap missing and the operator allowed it
@@ -74,6 +88,7 @@ class Sandbox:
         *,
         network: bool = False,
         new_session: bool = True,
+        mounts: Mounts = NO_MOUNTS,
     ) -> list[str]:
         """The command line that runs `argv` in `workspace` inside the sandbox.
 
@@ -91,6 +106,24 @@ class Sandbox:
             args += ["--cap-drop", "ALL"]
         if new_session:
             args.append("--new-session")
+        args += self._system()
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", SANDBOX_TMP, "--tmpfs", "/home"]
+        if mounts.home is not None:
+            args += ["--bind", str(mounts.home), SANDBOX_HOME]
+        else:
+            args += ["--dir", SANDBOX_HOME]
+        # After the tmpfs mounts, so a path under /tmp or /home is not hidden by them.
+        for path in (*self.read_only, *mounts.read_only):
+            args += ["--ro-bind-try", path, path]
+        for path in mounts.writable:
+            args += ["--bind", path, path]
+        home = str(workspace)
+        args += ["--hostname", "sandbox", "--bind", home, home, "--chdir", home, "--", *argv]
+        return args
+
+    def _system(self) -> list[str]:
+        """The system directories read-only, their secrets masked."""
+        args: list[str] = []
         for directory in SYSTEM_DIRS:
             args += _mirror(directory)
         for path in MASKED:
@@ -98,13 +131,13 @@ class Sandbox:
                 args += ["--tmpfs", path]
             elif os.path.lexists(path):
                 args += ["--ro-bind", "/dev/null", path]
-        for path in self.read_only:
-            args += ["--ro-bind-try", path, path]
-        home = str(workspace)
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", SANDBOX_TMP, "--tmpfs", "/home"]
-        args += ["--dir", SANDBOX_HOME, "--hostname", "sandbox"]
-        args += ["--bind", home, home, "--chdir", home, "--", *argv]
         return args
+
+    def home_directory(self, mounts: Mounts) -> str:
+        """HOME as the process sees it: the sandbox's, or the host folder when unconfined."""
+        if self.mode is SandboxMode.unsandboxed and mounts.home is not None:
+            return str(mounts.home)
+        return SANDBOX_HOME
 
 
 def _mirror(path: str) -> list[str]:

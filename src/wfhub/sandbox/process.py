@@ -14,11 +14,11 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wfhub.sandbox.policy import Sandbox, environment
+from wfhub.sandbox.policy import NO_MOUNTS, Mounts, Sandbox, environment
 
 READ_CHUNK = 65536
 DRAIN_SECONDS = 1.0
@@ -92,10 +92,16 @@ async def run(
     limits: Limits,
     *,
     network: bool = False,
+    mounts: Mounts = NO_MOUNTS,
+    env: Mapping[str, str] | None = None,
+    on_output: Callable[[bytes], Awaitable[None]] | None = None,
 ) -> Completed:
-    """Run `argv` in `workspace`; never raises for the command's own failures."""
+    """Run `argv` in `workspace`; never raises for the command's own failures.
+
+    `env` adds to the clean environment; `on_output` sees every chunk as it arrives (the
+    whole output, past the kept cap too), for callers that stream it."""
     command = limited(
-        sandbox.command(argv, workspace, network=network),
+        sandbox.command(argv, workspace, network=network, mounts=mounts),
         limits.memory_bytes,
         int(limits.timeout_seconds) + 1,
     )
@@ -105,7 +111,7 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env=environment(),
+        env={**environment(), "HOME": sandbox.home_directory(mounts), **(env or {})},
         cwd=workspace,
         start_new_session=True,
     )
@@ -117,6 +123,8 @@ async def run(
         nonlocal dropped
         assert process.stdout is not None
         while chunk := await process.stdout.read(READ_CHUNK):
+            if on_output is not None:
+                await on_output(chunk)
             room = limits.output_bytes - len(kept)
             kept.extend(chunk[: max(room, 0)])
             dropped = dropped or len(chunk) > room

@@ -1,7 +1,8 @@
 """The authentication dependency every router but `/health` carries.
 
 Accepted credentials: `Authorization: Bearer <api token>`, or the `wfhub_session` cookie set by
-`POST /auth/login`. Cookie-authenticated unsafe requests must also send `X-CSRF-Token`.
+`POST /auth/login`. Cookie-authenticated unsafe requests must also send `X-CSRF-Token`. The
+LLM gateway alone also accepts a run's gateway token (`tokens.create_gateway_token`).
 Verified credentials are cached for a few seconds so an authenticated read costs no extra
 query; a rotation or logout therefore takes effect within `CACHE_SECONDS`.
 """
@@ -63,19 +64,24 @@ async def _verify(request: HTTPConnection, secret: str, kind: TokenKind) -> bool
     return valid
 
 
-async def authenticate(request: HTTPConnection) -> str:
+async def authenticate(request: HTTPConnection, *, gateway: bool = False) -> str:
     """Raise `Unauthorized` or `CsrfFailed` unless the request carries valid credentials;
     return who it is (a digest of the credential) for per-user limits.
 
     Shared by the router dependency, the gateway (outside FastAPI's routing) and WebSockets,
-    whose handshake is a GET: a cross-site one is stopped by the guard's Origin check."""
+    whose handshake is a GET: a cross-site one is stopped by the guard's Origin check.
+    Only the gateway (`gateway=True`) also takes a run's gateway token."""
     if request.app.state.settings.auth_disabled:
         return "anonymous"
     authorization = request.headers.get("authorization")
     if authorization is not None:
-        scheme, _, secret = authorization.partition(" ")
-        if scheme.lower() == "bearer" and await _verify(request, secret.strip(), TokenKind.api):
-            return tokens.hash_secret(secret.strip())
+        scheme, _, sent = authorization.partition(" ")
+        secret = sent.strip()
+        if scheme.lower() == "bearer":
+            kinds = (TokenKind.api, TokenKind.gateway) if gateway else (TokenKind.api,)
+            for kind in kinds:
+                if await _verify(request, secret, kind):
+                    return tokens.hash_secret(secret)
         raise Unauthorized("invalid API token")
     session_secret = request.cookies.get(SESSION_COOKIE)
     if session_secret is None:

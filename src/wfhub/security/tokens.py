@@ -122,3 +122,32 @@ async def end_session(session: AsyncSession, secret: str) -> None:
             ApiToken.token_hash == hash_secret(secret), ApiToken.kind == TokenKind.session
         )
     )
+
+
+async def create_gateway_token(session: AsyncSession, name: str, ttl_seconds: float) -> str:
+    """A token that only the LLM gateway accepts, until it expires or is revoked: what an
+    engine process (Aider) gets instead of the API token, so a prompt-injected engine can
+    at most call models. Expired ones are swept on the way."""
+    now = utcnow()
+    await session.execute(
+        delete(ApiToken).where(ApiToken.kind == TokenKind.gateway, ApiToken.expires_at <= now)
+    )
+    secret = new_secret()
+    session.add(
+        ApiToken(
+            kind=TokenKind.gateway,
+            name=name[:100],
+            token_hash=hash_secret(secret),
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    await session.flush()
+    return secret
+
+
+async def revoke_gateway_token(session: AsyncSession, secret: str) -> None:
+    await session.execute(
+        delete(ApiToken).where(
+            ApiToken.token_hash == hash_secret(secret), ApiToken.kind == TokenKind.gateway
+        )
+    )

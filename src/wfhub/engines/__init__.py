@@ -1,0 +1,1 @@
+"""Agent engines that run in their own virtualenv and process (Aider)."""
