@@ -2,7 +2,8 @@
 
 The graph is checkpointed after every step under the thread `run-<id>`. SQLite: LangGraph's
 `AsyncSqliteSaver` on the same database file (its tables `checkpoints` and `writes`, WAL like
-ours, a 10 s busy timeout so it queues behind wfhub's writers). PostgreSQL:
+ours, a 10 s busy timeout so it queues behind wfhub's writers, autocommit so a cancelled
+write cannot leave the lock held). PostgreSQL:
 `AsyncPostgresSaver` on the same database (`checkpoints`, `checkpoint_blobs`,
 `checkpoint_writes`, `checkpoint_migrations`). The savers create and migrate their tables
 themselves (`setup()`), outside wfhub's Alembic history, which ignores them
@@ -42,7 +43,12 @@ class Checkpoints:
 
     async def _open(self) -> BaseCheckpointSaver[Any]:
         if self.url.get_backend_name() == "sqlite":
-            connection = await aiosqlite.connect(str(self.url.database))
+            # Autocommit: the saver's statements then commit on their own. Python's default
+            # opens a transaction before the INSERT and commits it in a second call; a run
+            # cancelled between the two (a user's cancel, a shutdown) left that transaction
+            # open on this long-lived connection, holding SQLite's write lock, and every
+            # other write of wfhub failed with "database is locked".
+            connection = await aiosqlite.connect(str(self.url.database), isolation_level=None)
             await connection.execute("PRAGMA busy_timeout=10000")
             self._connection = connection
             sqlite_saver = AsyncSqliteSaver(connection)
