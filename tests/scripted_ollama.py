@@ -4,7 +4,8 @@ answers are given in advance, per model name, so a run is deterministic.
 `POST /_script {"model": M, "replies": [...]}` loads the replies for model M; each
 `/api/chat` for M answers with the next one: `{"content": ..., "tool_calls": [...]}`, or
 `{"hang": true}` (never answers, for cancel and kill tests). Past the end of the script it
-answers "done". `GET /_requests?model=M` returns the message lists it was sent. `/api/show`
+answers "done". `GET /_requests?model=M` returns the message lists it was sent, and
+`GET /_formats?model=M` the `format` of each request (the constraint on the reply). `/api/show`
 answers as Ollama does for a small qwen2 model (Aider asks it for the context length).
 Run: python -m tests.scripted_ollama PORT
 """
@@ -23,12 +24,14 @@ from starlette.routing import Route
 
 SCRIPTS: dict[str, list[dict[str, Any]]] = {}
 SEEN: dict[str, list[list[dict[str, Any]]]] = {}
+FORMATS: dict[str, list[Any]] = {}
 
 
 async def script(request: Request) -> Response:
     body = await request.json()
     SCRIPTS[body["model"]] = list(body["replies"])
     SEEN[body["model"]] = []
+    FORMATS[body["model"]] = []
     return JSONResponse({"loaded": len(body["replies"])})
 
 
@@ -36,6 +39,7 @@ async def chat(request: Request) -> Response:
     body = await request.json()
     model = body["model"]
     SEEN.setdefault(model, []).append(body["messages"])
+    FORMATS.setdefault(model, []).append(body.get("format"))
     replies = SCRIPTS.get(model, [])
     reply = replies.pop(0) if replies else {"content": "done"}
     if reply.get("hang"):
@@ -85,10 +89,15 @@ async def requests(request: Request) -> Response:
     return JSONResponse(SEEN.get(request.query_params["model"], []))
 
 
+async def formats(request: Request) -> Response:
+    return JSONResponse(FORMATS.get(request.query_params["model"], []))
+
+
 app = Starlette(
     routes=[
         Route("/_script", script, methods=["POST"]),
         Route("/_requests", requests),
+        Route("/_formats", formats),
         Route("/api/chat", chat, methods=["POST"]),
         Route("/api/show", show, methods=["POST"]),
         Route("/api/tags", tags),

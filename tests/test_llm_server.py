@@ -171,6 +171,11 @@ def test_listing_show_ps_and_keep_alive(client: ollama.Client, llm_url: str) -> 
     shown = client.show(TEST_MODEL)
     assert shown.capabilities
     assert "tools" in shown.capabilities
+    # The model's recommended sampling, as Ollama shows a Modelfile's parameters.
+    assert shown.parameters is not None
+    assert "temperature 0.7\ntop_p 0.8\ntop_k 20\nrepeat_penalty 1.05" in shown.parameters
+    assert shown.modelfile is not None
+    assert "PARAMETER top_k 20" in shown.modelfile
     client.generate(model=TEST_MODEL, prompt="", keep_alive=0)  # unload
     assert client.ps().models == []
     loaded = client.generate(model=TEST_MODEL, prompt="", keep_alive="10m")

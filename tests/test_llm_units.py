@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from wfhub.llm import openai_api, tool_calls
-from wfhub.llm.catalog import CatalogModel, lookup
+from wfhub.llm import ollama_api, openai_api, tool_calls
+from wfhub.llm.catalog import CATALOG, DEFAULT_MODEL, CatalogModel, lookup
 from wfhub.llm.durations import FOREVER, parse_duration
 from wfhub.llm.install import ModelFileError, assemble, marker_path, verify
+from wfhub.llm.ollama_schemas import Options
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 5]
 
@@ -231,3 +232,15 @@ def test_tool_calls_written_as_function_tags_are_parsed() -> None:
         text,
         [],
     )  # not one of the tools: left as text
+
+
+def test_a_catalogue_models_sampling_fills_what_a_request_leaves_unset() -> None:
+    defaults = CATALOG[DEFAULT_MODEL].sampling
+    plain = ollama_api.sampling(ollama_api.with_defaults(None, defaults), None)
+    assert (plain["temperature"], plain["top_p"], plain["top_k"]) == (0.7, 0.8, 20)
+    assert plain["repeat_penalty"] == 1.05
+    asked = Options(temperature=0, seed=3, num_predict=5)
+    mixed = ollama_api.sampling(ollama_api.with_defaults(asked, defaults), None)
+    assert (mixed["temperature"], mixed["seed"], mixed["max_tokens"]) == (0, 3, 5)  # theirs
+    assert mixed["top_k"] == 20  # ours where they said nothing
+    assert "temperature" not in ollama_api.sampling(ollama_api.with_defaults(None, ()), None)

@@ -98,6 +98,44 @@ def test_a_run_fixes_the_bug_on_its_own_branch(
     assert pid
 
 
+def test_guards_for_small_models_and_the_finish_call(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    """Act replies are constrained to one action (plan replies are not); a partial edit that
+    would break calc.py is refused with the file shown; a path with invented folders is the
+    file the model meant; `finish` ends the work and the check decides."""
+    pid, task_id = project_with_bug(api, "guards")
+    script(
+        model_url,
+        "guards",
+        {"content": "1. Fix add."},
+        call("edit_file", path="calc.py", search="def add", replace="def add(a, b):\n    pass\n"),
+        call("write_file", path="path/to/repo/calc.py", content=BUGGY.replace("-", "+")),
+        call("finish", summary="add() adds now"),
+    )
+    check = "python3 -c 'import calc; assert calc.add(2, 3) == 5'"
+    run = start(api, task_id, "guards", check_command=check)
+    stream = events(hub, run["id"])
+    assert stream[-1]["data"]["status"] == "succeeded", stream[-1]
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert [(r["name"], r["ok"]) for r in results] == [("edit_file", False), ("write_file", True)]
+    assert "not applied" in results[0]["output"]
+    assert "invalid Python" in results[0]["output"]
+    assert "2      return a - b" in results[0]["output"]  # the file as it still is
+    assert results[1]["output"] == (
+        "wrote calc.py (2 lines) (there is no path/to/repo/calc.py; used calc.py)"
+    )
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["summary"] == "add() adds now"
+    assert summary["changed_files"] == ["calc.py"]  # no path/to/repo/ folder made
+    formats = httpx.get(f"{model_url}/_formats", params={"model": "guards"}).json()
+    assert formats[0] is None  # the plan is free text
+    names = [v["properties"]["name"]["const"] for v in formats[1]["oneOf"]]
+    assert {"edit_file", "write_file", "run_command", "finish"} <= set(names)
+    assert all(f == formats[1] for f in formats[1:])
+    assert pid
+
+
 def test_tool_errors_and_malformed_calls_go_back_to_the_model(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:

@@ -190,6 +190,12 @@ class Settings(BaseSettings):
     agent_command_seconds: float = Field(
         default=120.0, gt=0, le=3600, description="Limit of one shell command an agent runs."
     )
+    agent_constrained_calls: bool = Field(
+        default=True,
+        description="Constrain each reply of the agent's act step to one tool call with valid "
+        "arguments (a JSON-schema grammar through Ollama's `format`): what makes small local "
+        "models reliable; off lets a model reply freely and call several tools at once.",
+    )
     engines: Path | None = Field(
         default=None,
         description="Where `wfhub engines install` puts agent engines (Aider's virtualenv); "

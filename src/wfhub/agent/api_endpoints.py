@@ -205,6 +205,7 @@ async def config(request: Request) -> AgentConfig:
         max_tokens=settings.agent_max_tokens,
         timeout_seconds=settings.agent_timeout_seconds,
         command_seconds=settings.agent_command_seconds,
+        constrained_calls=settings.agent_constrained_calls,
         run_concurrency=settings.run_concurrency,
         sandbox=sandbox.describe(),
     )

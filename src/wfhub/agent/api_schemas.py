@@ -71,5 +71,6 @@ class AgentConfig(StrictModel):
     max_tokens: int
     timeout_seconds: float
     command_seconds: float
+    constrained_calls: bool
     run_concurrency: int
     sandbox: str

@@ -19,17 +19,31 @@ from typing import Any, Literal, TypedDict
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
-from wfhub.agent.model import GatewayModel, Reply
+from wfhub.agent.edits import clip
+from wfhub.agent.model import REPLY_TOKENS, GatewayModel, Reply
 from wfhub.agent.prompts import PLAN
 from wfhub.agent.stuck import StuckDetector
-from wfhub.agent.tools import Toolbox, clip
+from wfhub.agent.tools import Toolbox
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 CheckRunner = Callable[[str], Awaitable[tuple[bool, str]]]
 UNPARSED_MARKERS = ("<tool_call>", "<function", '"name"', "```json")
+PLAN_TOKENS = 300  # a plan of at most six short steps
+FINISH = {
+    "type": "function",
+    "function": {
+        "name": "finish",
+        "description": "Call when the task is done and checked.",
+        "parameters": {
+            "type": "object",
+            "properties": {"summary": {"type": "string", "description": "What you changed"}},
+            "required": ["summary"],
+        },
+    },
+}
 NO_CHANGES = (
-    "You replied without a tool call, and no file has changed yet. Code in a reply is not "
-    "applied: call edit_file (or write_file) to change the file, then run_command to test."
+    "You finished without changing any file. Code in a reply is not applied: call "
+    "edit_file (or write_file) to change the file, then run_command to test."
 )
 UNPARSED = (
     "error: your tool call could not be parsed. Reply with a JSON object "
@@ -55,6 +69,7 @@ class Limits:
     max_iterations: int
     max_tokens: int
     check_command: str | None
+    constrained: bool = True  # every act reply is one tool call (`model.action_schema`)
 
 
 class AgentGraph:
@@ -83,9 +98,10 @@ class AgentGraph:
     async def ask(
         self, state: AgentState, messages: list[dict[str, Any]], with_tools: bool
     ) -> tuple[Reply, AgentState]:
-        force = with_tools and state.get("force_tool", False)
-        tools = self.tools.schemas() if with_tools else []
-        reply = await self.model.chat(messages, tools, force_tool=force)
+        constrained = with_tools and (self.limits.constrained or state.get("force_tool", False))
+        tools = [*self.tools.schemas(), FINISH] if with_tools else []
+        tokens = REPLY_TOKENS if with_tools else PLAN_TOKENS
+        reply = await self.model.chat(messages, tools, constrained=constrained, reply_tokens=tokens)
         used: AgentState = {
             "force_tool": False,
             "iterations": state.get("iterations", 0) + 1,
@@ -134,19 +150,15 @@ class AgentGraph:
         reply, used = await self.ask(state, history, with_tools=True)
         said = {"role": "assistant", "content": reply.content, "tool_calls": reply.tool_calls}
         messages = [*history, said]
-        if not reply.tool_calls:
-            if any(marker in reply.content for marker in UNPARSED_MARKERS):
-                return await self.unparsed(used, messages)
-            if not state.get("nudged") and not await self.tools.has_changes():
-                # Small models often write the fix into their reply instead of a tool call.
-                await self.emit("log", {"nudge": NO_CHANGES})
-                nudge = {"role": "user", "content": NO_CHANGES}
-                return {**used, "messages": [*messages, nudge], "nudged": True, "force_tool": True}
-            summary = reply.content.strip() or "(the model finished without a summary)"
-            return {**used, "messages": messages, "summary": summary, "checked": False}
+        if not reply.tool_calls and any(m in reply.content for m in UNPARSED_MARKERS):
+            return await self.unparsed(used, messages)
         for index, call in enumerate(reply.tool_calls):
             function = call.get("function") or {}
             name, arguments = str(function.get("name", "")), function.get("arguments", {})
+            if name == "finish":
+                summary = arguments.get("summary") if isinstance(arguments, dict) else None
+                messages.append({"role": "tool", "content": "finishing", "tool_name": name})
+                return await self.done(state, used, messages, str(summary or reply.content))
             await self.emit("tool_call", {"name": name, "arguments": arguments})
             observation, ok = await self.tools.call(name, arguments)
             await self.emit("tool_result", {"name": name, "ok": ok, "output": observation})
@@ -164,7 +176,22 @@ class AgentGraph:
                 note = f"not run, because {name} failed: {skipped}. Look at the error first."
                 messages.append({"role": "user", "content": note})
                 break
+        if not reply.tool_calls:
+            return await self.done(state, used, messages, reply.content)
         return {**used, "messages": messages}
+
+    async def done(
+        self, state: AgentState, used: AgentState, messages: list[dict[str, Any]], summary: str
+    ) -> AgentState:
+        """The model says it is done (`finish`, or a reply without a call): on to the check,
+        unless nothing has changed yet; small models often write the fix into their reply
+        instead of calling a tool, and are told so once."""
+        if not state.get("nudged") and not await self.tools.has_changes():
+            await self.emit("log", {"nudge": NO_CHANGES})
+            nudge = {"role": "user", "content": NO_CHANGES}
+            return {**used, "messages": [*messages, nudge], "nudged": True, "force_tool": True}
+        text = summary.strip() or "(the model finished without a summary)"
+        return {**used, "messages": messages, "summary": text, "checked": False}
 
     async def unparsed(self, used: AgentState, messages: list[dict[str, Any]]) -> AgentState:
         """A reply that meant to call a tool but could not be read: say so to the model."""
@@ -187,7 +214,8 @@ class AgentGraph:
         if stop is not None:
             return {"outcome": "failed", "reason": stop, "checked": True}
         feedback = (
-            f"The check `{command}` failed:\n{clip(output, 6000)}\nFix the problem by calling "
+            f"The check `{command}` failed:\n{clip(output, 6000)}\n"
+            f"Your changes so far:\n{await self.tools.changes()}\nFix the problem by calling "
             "edit_file or write_file; code written in a reply is not applied."
         )
         messages = [*state["messages"], {"role": "user", "content": feedback}]

@@ -17,6 +17,7 @@ from wfhub.llm.tool_calls import extract
 
 CALL_SECONDS = 600.0
 REPLY_TOKENS = 1024  # one reply; a tool call or a summary needs far less
+THOUGHT_CHARS = 300  # the reasoning a constrained reply may write before its action
 
 
 class ModelError(Exception):
@@ -32,15 +33,31 @@ class Reply:
     seconds: float = 0.0
 
 
-def tool_call_schema(names: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "enum": names},
-            "arguments": {"type": "object"},
-        },
-        "required": ["name", "arguments"],
-    }
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema that admits no other properties (the grammar then cannot wander)."""
+    return {**schema, "additionalProperties": False}
+
+
+def action_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """One action: a short thought, then exactly one of the tools with arguments that fit
+    its parameters. As Ollama's `format`, llama.cpp turns it into a grammar, so a small
+    model's reply is always a well-formed call (or the `finish` tool) and never prose, a
+    made-up tool output, or a call with a missing argument."""
+    variants = [
+        _closed(
+            {
+                "type": "object",
+                "properties": {
+                    "thought": {"type": "string", "maxLength": THOUGHT_CHARS},
+                    "name": {"const": tool["function"]["name"]},
+                    "arguments": _closed(tool["function"]["parameters"]),
+                },
+                "required": ["thought", "name", "arguments"],
+            }
+        )
+        for tool in tools
+    ]
+    return {"oneOf": variants}
 
 
 class GatewayModel:
@@ -60,23 +77,22 @@ class GatewayModel:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         *,
-        force_tool: bool = False,
+        constrained: bool = False,
+        reply_tokens: int = REPLY_TOKENS,
     ) -> Reply:
-        """One reply. `force_tool` constrains the reply to one tool call (Ollama's `format`
-        with a JSON schema: a grammar in llama.cpp), for a model that keeps answering in
-        prose."""
+        """One reply. `constrained` limits it to one tool call (`action_schema`)."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "stream": False,
             # The model's own sampling: greedy decoding made Qwen2.5-Coder-1.5B describe the
             # fix in prose instead of calling a tool, run after run.
-            "options": {"num_predict": REPLY_TOKENS},
+            "options": {"num_predict": reply_tokens},
         }
         if tools:
             body["tools"] = tools
-        if tools and force_tool:
-            body["format"] = tool_call_schema([t["function"]["name"] for t in tools])
+        if tools and constrained:
+            body["format"] = action_schema(tools)
         started = time.monotonic()
         try:
             response = await self.client.post(

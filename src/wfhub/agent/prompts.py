@@ -18,8 +18,8 @@ RULES = """Rules:
 - Use the tools to look before you change anything: list_files, glob, grep, read_file.
 - Change files with edit_file (one exact, unique search text) or write_file (whole file).
 - Run tests or other checks with run_command (no network; only the repository is writable).
-- Call one or more tools per reply. When the task is done and checked, reply with a short
-  summary of what you changed and no tool call.
+- Call one tool per reply and wait for its result. When the task is done and checked,
+  call finish with a short summary of what you changed.
 - If your tool call cannot be parsed you will be told; fix it and try again."""
 PLAN = (
     "Before you start, write a short numbered plan (at most 6 steps) for this task. "

@@ -254,6 +254,9 @@ class Runner:
             or settings.agent_max_iterations,
             max_tokens=options.get("max_tokens") or settings.agent_max_tokens,
             check_command=options.get("check_command"),
+            constrained=settings.agent_constrained_calls
+            if options.get("constrained_calls") is None
+            else bool(options["constrained_calls"]),
         )
 
         saver = await self.deps.checkpoints.saver()

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfhub.errors import WfhubError
+from wfhub.agent.edits import READ_MAX_BYTES, breaks_python, clip, locate, numbered
+from wfhub.errors import NotFound, WfhubError
 from wfhub.sandbox.policy import Sandbox
 from wfhub.sandbox.process import Limits, run
 from wfhub.workspace import files, search
 from wfhub.workspace.git import Git
 from wfhub.workspace.paths import Workspace
 
-OBSERVATION_CHARS = 12_000
-READ_MAX_BYTES = 512 * 1024
+CHANGES_CHARS = 3000  # of the diff shown with a failed check
 Handler = Callable[[dict[str, Any]], Awaitable[str]]
 SubtaskMaker = Callable[[str, str], Awaitable[str]]
 
@@ -52,16 +52,6 @@ def _params(required: list[str], **props: tuple[str, str]) -> dict[str, Any]:
         "properties": {k: {"type": t, "description": d} for k, (t, d) in props.items()},
         "required": required,
     }
-
-
-def clip(text: str, limit: int = OBSERVATION_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return (
-        text[: limit // 2]
-        + f"\n... [{len(text) - limit} characters cut] ...\n"
-        + text[-limit // 2 :]
-    )
 
 
 def _text(args: dict[str, Any], name: str, *, required: bool = True) -> str:
@@ -204,28 +194,43 @@ class Toolbox:
         names = [e["name"] + ("/" if e["type"] == "dir" else "") for e in listing["items"]]
         return "\n".join(names) or "(empty directory)"
 
+    def _current(self, path: str) -> dict[str, Any] | None:
+        """The file's text and version, or None when it does not exist."""
+        try:
+            return files.read(self.ws, path, offset=0, length=None, max_bytes=READ_MAX_BYTES)
+        except NotFound:
+            return None
+
     async def _read(self, args: dict[str, Any]) -> str:
-        path = _text(args, "path")
+        path, note = locate(self.root, _text(args, "path"))
         result = files.read(self.ws, path, offset=0, length=None, max_bytes=READ_MAX_BYTES)
         if result.get("content") is None:
             return f"error: {path} is not a text file (or is too large to read)"
         lines = str(result["content"]).splitlines()
         start = max(int(args.get("start_line") or 1), 1)
         end = min(int(args.get("end_line") or len(lines)), len(lines))
-        return "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1)) or "(empty)"
+        shown = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
+        return (shown or "(empty)") + note
 
     async def _write(self, args: dict[str, Any]) -> str:
-        path, content = _text(args, "path"), args.get("content")
+        path, note = locate(self.root, _text(args, "path"), creating=True)
+        content = args.get("content")
         if not isinstance(content, str):
             raise ValueError("`content` must be a string")
+        current = self._current(path)
+        if current is not None:
+            refused = breaks_python(path, current.get("content"), content)
+            if refused:
+                return refused
         parent = path.rstrip("/").rpartition("/")[0]
         if parent:
             files.mkdir(self.ws, parent)  # confined like the write; parents made as needed
         files.write(self.ws, path, content.encode())
-        return f"wrote {path} ({len(content.splitlines())} lines)"
+        return f"wrote {path} ({len(content.splitlines())} lines){note}"
 
     async def _edit(self, args: dict[str, Any]) -> str:
-        path, find = _text(args, "path"), _text(args, "search")
+        path, note = locate(self.root, _text(args, "path"))
+        find = _text(args, "search")
         replace = args.get("replace")
         if not isinstance(replace, str):
             raise ValueError("`replace` must be a string")
@@ -237,23 +242,21 @@ class Toolbox:
         if count == 0 and replace and replace in text:
             return f"nothing to do: {path} already has the replacement text (the edit was made)"
         if count == 0:
-            numbered = "\n".join(f"{n:>5}  {line}" for n, line in enumerate(text.splitlines(), 1))
             return (
                 f"error: the search text was not found in {path}; copy it exactly from the "
-                f"file, which is now:\n{clip(numbered, 4000)}"
+                f"file, which is now:\n{numbered(text)}"
             )
         if count > 1:
             return (
                 f"error: the search text occurs {count} times in {path}; include more "
                 "lines so it is unique"
             )
-        files.write(
-            self.ws,
-            path,
-            text.replace(find, replace, 1).encode(),
-            expected_version=current.get("version"),
-        )
-        return f"edited {path}"
+        edited = text.replace(find, replace, 1)
+        refused = breaks_python(path, text, edited)
+        if refused:
+            return refused
+        files.write(self.ws, path, edited.encode(), expected_version=current.get("version"))
+        return f"edited {path}{note}"
 
     async def _grep(self, args: dict[str, Any]) -> str:
         glob = _text(args, "glob", required=False)
@@ -285,6 +288,13 @@ class Toolbox:
             return True
         result = await Git(self.root).run("status", "--porcelain", check=False)
         return bool(result.text.strip())
+
+    async def changes(self) -> str:
+        """What the run has changed: the short status and the diff, clipped."""
+        if not (self.root / ".git").exists():
+            return "(not a git repository)"
+        status = await self._git("status", "--short")
+        return clip(f"{status}\n{await self._git('diff')}", CHANGES_CHARS)
 
     async def _git(self, *args: str) -> str:
         result = await Git(self.root).run(*args, check=False)

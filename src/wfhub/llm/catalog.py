@@ -23,6 +23,11 @@ class CatalogModel:
     parameter_size: str
     quantization: str
     context_length: int
+    # The model's own recommended sampling (its generation_config.json), applied by the
+    # embedded server where a request leaves an option unset, as Ollama applies a
+    # Modelfile's PARAMETER lines. llama.cpp's generic defaults (temperature 0.8, top_k 40,
+    # top_p 0.95) let the small coder models pick odd tokens that break code.
+    sampling: tuple[tuple[str, float], ...] = ()
 
     def part_requirements(self) -> list[str]:
         return [
@@ -35,6 +40,13 @@ class CatalogModel:
         return f"{module}/data/part{n:02d}.bin"
 
 
+# Qwen2.5-Coder-*-Instruct's generation_config.json.
+QWEN_CODER_SAMPLING = (
+    ("temperature", 0.7),
+    ("top_p", 0.8),
+    ("top_k", 20),
+    ("repeat_penalty", 1.05),
+)
 CATALOG: dict[str, CatalogModel] = {
     model.name: model
     for model in (
@@ -50,6 +62,7 @@ CATALOG: dict[str, CatalogModel] = {
             parameter_size="1.5B",
             quantization="Q4_K_M",
             context_length=32768,
+            sampling=QWEN_CODER_SAMPLING,
         ),
         CatalogModel(
             name="qwen2.5-coder:0.5b",
@@ -63,6 +76,7 @@ CATALOG: dict[str, CatalogModel] = {
             parameter_size="0.5B",
             quantization="Q4_K_M",
             context_length=32768,
+            sampling=QWEN_CODER_SAMPLING,
         ),
     )
 }

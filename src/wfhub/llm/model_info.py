@@ -56,9 +56,12 @@ def show_entry(model: LocalModel, default_context: int) -> dict[str, Any]:
     context = catalog.context_length if catalog else default_context
     family = catalog.family if catalog else "unknown"
     capabilities = [*CAPABILITIES, "insert"] if catalog and family == "qwen2" else CAPABILITIES
+    # As Ollama lists a Modelfile's PARAMETER lines: the defaults a request can override.
+    parameters = [("num_ctx", default_context), *(catalog.sampling if catalog else ())]
+    lines = [f"{name} {value:g}" for name, value in parameters]
     return {
-        "modelfile": f"FROM {model.path}\n",
-        "parameters": f"num_ctx {default_context}",
+        "modelfile": f"FROM {model.path}\n" + "".join(f"PARAMETER {line}\n" for line in lines),
+        "parameters": "\n".join(lines),
         "template": "",  # no Go template: llama.cpp applies the GGUF's own chat template
         "details": details(model),
         "model_info": {"general.architecture": family, f"{family}.context_length": context},

@@ -41,6 +41,12 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def with_defaults(options: Options | None, defaults: tuple[tuple[str, float], ...]) -> Options:
+    """The request's options over the model's recommended sampling."""
+    given = options.model_dump(exclude_none=True) if options is not None else {}
+    return Options.model_validate({**dict(defaults), **given})
+
+
 def sampling(options: Options | None, fmt: Format) -> dict[str, Any]:
     """The llama.cpp request fields for Ollama's `options` and `format`."""
     body: dict[str, Any] = {"stream_options": {"include_usage": True}}

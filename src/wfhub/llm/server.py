@@ -25,7 +25,7 @@ from wfhub.errors import InvalidInput, WfhubError, install_error_handlers
 from wfhub.llm import ollama_api, openai_api
 from wfhub.llm.durations import parse_duration
 from wfhub.llm.model_info import ps_entry, show_entry, tag_entry
-from wfhub.llm.ollama_schemas import ChatRequest, Common, GenerateRequest, ShowRequest
+from wfhub.llm.ollama_schemas import ChatRequest, Common, GenerateRequest, Options, ShowRequest
 from wfhub.llm.registry import LocalModel, local_models, resolve
 from wfhub.llm.runtime import Chunk, Kind, LoadSpec, ModelHost, RuntimeFactory, XllamacppRuntime
 from wfhub.security.guard import GuardMiddleware, HostPolicy
@@ -125,6 +125,13 @@ class EmbeddedServer:
         return chained()
 
 
+def _model_defaults(server: EmbeddedServer, payload: ChatRequest | GenerateRequest) -> Options:
+    """The request's options over its catalogue model's recommended sampling (none for a
+    GGUF of the user's: llama.cpp's own defaults then)."""
+    catalog = server.model(payload.model).catalog
+    return ollama_api.with_defaults(payload.options, catalog.sampling if catalog else ())
+
+
 def _stream(objects: AsyncIterator[dict[str, Any]]) -> Response:
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -215,6 +222,7 @@ def create_llm_app(settings: Settings, factory: RuntimeFactory = XllamacppRuntim
         if not payload.messages:
             return JSONResponse(await _load_or_unload(server, payload, "message"))
         names = {str(t.get("function", {}).get("name")) for t in payload.tools or []}
+        payload.options = _model_defaults(server, payload)
         body = ollama_api.chat_body(payload)
         return await _ollama_reply(server, request, payload, "chat", body, "message", names)
 
@@ -225,6 +233,7 @@ def create_llm_app(settings: Settings, factory: RuntimeFactory = XllamacppRuntim
             return JSONResponse(await _load_or_unload(server, payload, "response"))
         model = server.model(payload.model)
         fim = model.catalog is not None and model.catalog.family == "qwen2"
+        payload.options = _model_defaults(server, payload)
         kind, body = ollama_api.generate_body(payload, supports_fim=fim)
         return await _ollama_reply(server, request, payload, kind, body, "response", set())
 

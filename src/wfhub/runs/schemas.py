@@ -46,6 +46,11 @@ class RunOptions(StrictModel):
     worktree: bool = Field(
         default=True, description="Work in a git worktree on the run's own branch."
     )
+    constrained_calls: bool | None = Field(
+        default=None,
+        description="Constrain each agent reply to one tool call (WFHUB_AGENT_CONSTRAINED_CALLS "
+        "when unset).",
+    )
     files: WorkspaceFiles = Field(
         default_factory=list,
         max_length=50,
