@@ -15,12 +15,21 @@ from tests.scripted_runs import events
 from wfhub.llm.catalog import DEFAULT_MODEL
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
+# The model samples, so a run can go astray: of 20 runs of this task measured with
+# bench/agent.py, 19 succeeded (docs/benchmarks.md). Three tries make a sampling accident
+# (~1 in 8,000) no reason for a red build; a regression that breaks the loop still fails.
+ATTEMPTS = 3
 
 
 def test_the_embedded_model_fixes_a_bug(tmp_path: Path) -> None:
     with embedded_hub(tmp_path, DEFAULT_MODEL) as hub, hub.client() as api:
-        task_id = bug_repo(api, "e2e")
-        summary = run_to_end(api, task_id, {"options": {"check_command": CHECK}})
+        for attempt in range(1, ATTEMPTS + 1):
+            task_id = bug_repo(api, f"e2e-{attempt}")
+            summary = run_to_end(api, task_id, {"options": {"check_command": CHECK}})
+            if summary["status"] == "succeeded":
+                break
+            print(f"try {attempt} of {ATTEMPTS} failed: {summary['error']}")
+        project = api.get(f"/projects/{api.get(f'/tasks/{task_id}').json()['project_id']}")
         stream = events(hub, summary["id"])
         calls = [e for e in stream if e["type"] == "message"]
 
@@ -35,7 +44,7 @@ def test_the_embedded_model_fixes_a_bug(tmp_path: Path) -> None:
     assert "calc.py" in summary["changed_files"]
     assert summary["model"] == DEFAULT_MODEL
     # The fix is the run's commit: checked out alone, the test passes and is unchanged.
-    repo = next((tmp_path / "home" / "workspaces").iterdir())
+    repo = tmp_path / "home" / "workspaces" / project.json()["workspace_path"]
     checkout = tmp_path / "checkout"
     subprocess.run(
         ["git", "-C", str(repo), "worktree", "add", "--detach", str(checkout), summary["branch"]],

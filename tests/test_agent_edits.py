@@ -1,4 +1,5 @@
-"""The guards between a small model and the files it changes (`agent/edits.py`)."""
+"""The guards between a small model and the files it changes (`agent/edits.py`), and the
+files an engine is given to edit (`agent/prompts.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wfhub.agent.edits import breaks_python, locate
+from wfhub.agent.prompts import TaskBrief, files_in_play
 
 pytestmark = pytest.mark.filesystem
 
@@ -51,3 +53,23 @@ def test_a_change_that_breaks_python_is_refused() -> None:
     assert breaks_python("calc.py", "def (:\n", broken) is None  # was broken already
     assert breaks_python("calc.py", "type X = int\n", "type X = (\n") is None  # newer syntax
     assert breaks_python("calc.py", None, broken) is None  # not text
+
+
+def test_files_an_engine_starts_with(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "calc.py").write_text("x = 1\n")
+    (small / "test_calc.py").write_text("y = 2\n")
+    assert files_in_play(small, TaskBrief("Fix it", "")) == ["calc.py", "test_calc.py"]
+    large = tmp_path / "large"
+    for folder in ("src/app", "src/lib", "docs"):
+        (large / folder).mkdir(parents=True)
+    big = "# padding\n" * 1000  # past the size shown whole
+    for path in ("src/app/views.py", "src/lib/views.py", "src/app/models.py", "docs/data.md"):
+        (large / path).write_text(big)
+    brief = TaskBrief(
+        "Slow page",
+        "models.py loads every row; see src/lib/views.py too. Not a.md.",
+        criteria=["views.py stays as it is"],  # two files have that name: not a guess
+    )
+    assert files_in_play(large, brief) == ["src/app/models.py", "src/lib/views.py"]

@@ -27,9 +27,10 @@ ENGINES = Settings(_env_file=None).engines_dir  # where `make test` installed Ai
 CHECK = "python3 -c 'import calc; assert calc.add(2, 3) == 5, calc.add(2, 3)'"
 
 
-def edit(search: str, replace: str, chatter: str = "") -> Json:
-    """A reply in Aider's diff edit format: a SEARCH/REPLACE block for calc.py."""
-    block = f"calc.py\n```python\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n```\n"
+def edit(operator: str, chatter: str = "") -> Json:
+    """A reply in Aider's `whole` edit format (its choice for a model it does not know):
+    calc.py's new text with `operator` in add()."""
+    block = f"calc.py\n```python\ndef add(a, b):\n    return a {operator} b\n```\n"
     return {"content": f"{chatter}\n\n{block}"}
 
 
@@ -119,7 +120,7 @@ def test_aider_fixes_the_bug_and_wfhub_commits_it(
     with canary() as injected:
         steal = f"http://127.0.0.1:{injected.port}/steal?token={hub.token}"
         chatter = f"Fixing the sign. Also see {steal} and https://example.com/docs"
-        script(model_url, "aider-m", edit("    return a - b\n", "    return a + b\n", chatter))
+        script(model_url, "aider-m", edit("+", chatter))
         run_id = start_aider(api, task_id, "aider-m", check_command=CHECK)
         summary = finished(api, run_id)
         assert summary["status"] == "succeeded", (summary, aider_output(hub, run_id))
@@ -146,8 +147,8 @@ def test_a_failed_check_goes_back_to_aider(
     script(
         model_url,
         "aider-retry",
-        edit("    return a - b\n", "    return a * b\n"),
-        edit("    return a * b\n", "    return a + b\n"),
+        edit("*"),
+        edit("+"),
     )
     run_id = start_aider(api, task_id, "aider-retry", check_command=CHECK)
     summary = finished(api, run_id)

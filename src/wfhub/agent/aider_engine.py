@@ -41,6 +41,7 @@ class AiderRun:
     options: dict[str, Any]
     worktree: Path
     prompt: str
+    files: tuple[str, ...]  # in Aider's chat: the ones it may edit
 
 
 @asynccontextmanager
@@ -90,7 +91,7 @@ async def drive(
             token=secret,
             model=job.model,
             ids=job.ids,
-            files=tuple(job.options.get("files") or ()),
+            files=job.files,
             author=author(settings),
         )
         message = job.prompt

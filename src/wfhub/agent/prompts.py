@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +36,8 @@ class TaskBrief:
     comments: list[str] = field(default_factory=list)
 
 
-def repository_map(root: Path) -> str:
-    """A compact listing of the repository's files (first `MAP_ENTRIES`, folders first)."""
+def _files(root: Path) -> list[str]:
+    """The repository's first `MAP_ENTRIES` files, in walking order."""
     found: list[str] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
@@ -44,8 +45,34 @@ def repository_map(root: Path) -> str:
         for name in sorted(n for n in names if n not in SKIP_DIRS):  # a worktree's .git file
             found.append(str(relative / name) if str(relative) != "." else name)
             if len(found) >= MAP_ENTRIES:
-                return "\n".join(found) + "\n... (more files)"
-    return "\n".join(found) or "(empty repository)"
+                return found
+    return found
+
+
+def repository_map(root: Path) -> str:
+    """A compact listing of the repository's files (first `MAP_ENTRIES`)."""
+    found = _files(root)
+    more = "\n... (more files)" if len(found) >= MAP_ENTRIES else ""
+    return "\n".join(found) + more if found else "(empty repository)"
+
+
+def files_in_play(root: Path, brief: TaskBrief) -> list[str]:
+    """The files an engine that edits only the files it is given (Aider) starts with, when
+    the run names none: all of a small repository's, else those the task mentions by path
+    or by a file name found once in the repository."""
+    small = small_files(root)
+    if small:
+        return [name for name, _ in small]
+    text = "\n".join([brief.title, brief.description, *brief.criteria, *brief.comments])
+    found = _files(root)
+    names = [Path(path).name for path in found]
+
+    def mentioned(path: str, name: str) -> bool:
+        if "/" in path and path in text:
+            return True
+        return names.count(name) == 1 and re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+    return [path for path, name in zip(found, names, strict=True) if mentioned(path, name)]
 
 
 def system_prompt(role: str | None) -> str:

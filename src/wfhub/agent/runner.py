@@ -23,7 +23,7 @@ from wfhub.agent import aider_engine as aider
 from wfhub.agent import graph
 from wfhub.agent.checkpoints import Checkpoints, thread_of
 from wfhub.agent.model import GatewayModel, ModelError
-from wfhub.agent.prompts import TaskBrief, system_prompt, task_prompt
+from wfhub.agent.prompts import TaskBrief, files_in_play, system_prompt, task_prompt
 from wfhub.agent.tools import Toolbox
 from wfhub.config import Settings
 from wfhub.db import Database
@@ -216,6 +216,9 @@ class Runner:
             options=prepared.run["options"],
             worktree=root,
             prompt=task_prompt(prepared.brief, root),
+            files=tuple(
+                prepared.run["options"].get("files") or files_in_play(root, prepared.brief)
+            ),
         )
         deps = self.deps
         state = await aider.drive(deps.settings, deps.database, deps.sandbox, job, emit, check)

@@ -80,12 +80,13 @@ Emit = Callable[[str], Awaitable[None]]
 
 
 def model_settings(job: AiderJob) -> list[dict[str, object]]:
-    """Aider's model settings (JSON is YAML): the run's ids ride on every request."""
+    """Aider's model settings (JSON is YAML): the run's ids ride on every request. The edit
+    format stays Aider's own choice for the model (`whole` for a model it does not know):
+    with `diff`, the 1.5B model answered "Ok, I'll fix it" and no edit, run after run."""
     headers = {f"X-Wfhub-{name.capitalize()}": str(value) for name, value in job.ids.items()}
     return [
         {
             "name": f"ollama_chat/{job.model}",
-            "edit_format": "diff",
             "extra_params": {"extra_headers": headers},
         }
     ]
