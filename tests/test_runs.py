@@ -136,6 +136,36 @@ def test_guards_for_small_models_and_the_finish_call(
     assert pid
 
 
+def test_the_agent_commits_along_the_way_and_the_summary_spans_its_commits(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    pid, task_id = project_with_bug(api, "commits")
+    script(
+        model_url,
+        "commits",
+        {"content": "plan"},
+        call("edit_file", path="calc.py", search="a - b", replace="a + b"),
+        call("git_commit", message="Fix add"),
+        call("git_commit", message="Again"),  # nothing left
+        call("write_file", path="NOTES.md", content="add() adds.\n"),
+        call("finish", summary="fixed and noted"),
+    )
+    run = start(api, task_id, "commits")
+    stream = events(hub, run["id"])
+    assert stream[-1]["data"]["status"] == "succeeded", stream[-1]
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert results[1]["output"].startswith("committed ")
+    assert results[1]["output"].endswith(": calc.py")
+    assert results[2]["output"] == "nothing to commit"
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert summary["changed_files"] == ["NOTES.md", "calc.py"]  # both commits
+    log = api.get(f"/workspace/{pid}/git/log", params={"ref": summary["branch"]}).json()
+    subjects = [c["subject"] for c in log["items"]]
+    assert subjects == ["Fix add", "Fix add", "start"]  # the run's last, the agent's, the base
+    assert log["items"][0]["sha"] == summary["commit_sha"]
+    assert log["items"][2]["sha"] == summary["base_sha"]
+
+
 def test_tool_errors_and_malformed_calls_go_back_to_the_model(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:

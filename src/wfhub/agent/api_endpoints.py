@@ -67,11 +67,7 @@ def _toolbox(request: Request, project: Project) -> Toolbox:
         timeout_seconds=settings.agent_command_seconds,
         memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
     )
-
-    async def no_subtasks(_title: str, _description: str) -> str:
-        return "error: subtasks are created by runs, not through the agent API"
-
-    return Toolbox(root, request.app.state.sandbox, limits, no_subtasks, settings.search_engine)
+    return Toolbox(root, request.app.state.sandbox, limits, search_engine=settings.search_engine)
 
 
 async def _run_tool(

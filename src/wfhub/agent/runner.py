@@ -2,15 +2,17 @@
 
 The run works in a git worktree of the project on its own branch `wfhub/run-<id>` (under
 `$WFHUB_HOME/worktrees/`), so parallel runs of one project never share files; a workspace
-that is not a git repository (or `options.worktree: false`) is worked on in place. On
-success every change is committed on the run's branch and the summary lists the files and
-the commit. Every step is an event. Cancellation (the executor cancels the task) and the
+that is not a git repository (or `options.worktree: false`) is worked on in place. The run
+records the commit it started from; the agent may commit along the way, and on success
+what is left is committed, the summary listing every file changed since the start and the
+last commit. Every step is an event. Cancellation (the executor cancels the task) and the
 wall-clock limit end the run as `cancelled` or `failed` with the reason, never `running`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wfhub.agent import aider_engine as aider
-from wfhub.agent import graph
+from wfhub.agent import commits, graph
 from wfhub.agent.checkpoints import Checkpoints, thread_of
 from wfhub.agent.model import GatewayModel, ModelError
 from wfhub.agent.prompts import TaskBrief, files_in_play, system_prompt, task_prompt
-from wfhub.agent.tools import Toolbox
+from wfhub.agent.tools import RunActions, Toolbox
 from wfhub.config import Settings
 from wfhub.db import Database
 from wfhub.errors import WfhubError
@@ -42,12 +44,6 @@ from wfhub.workspace.service import author, root_of
 
 MAX_SUBTASK_DEPTH = 3  # agents create subtasks only under tasks shallower than this
 MAX_SUBTASKS_PER_RUN = 5  # circuit breaker against runaway delegation
-# What running code leaves behind is not the agent's change: never committed, even in a
-# repository without a .gitignore of its own.
-GENERATED = (
-    "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\nnode_modules/\n"
-    ".aider*\n"  # Aider's repository-map cache
-)
 
 
 @dataclass
@@ -130,7 +126,7 @@ class Runner:
             resuming = row.status is RunStatus.running  # left running by a crash
             if not resuming:
                 await runs.set_status(session, row, RunStatus.running)
-            columns = ("id", "task_id", "engine", "model", "options")
+            columns = ("id", "task_id", "engine", "model", "options", "base_sha")
             snapshot = {c: getattr(row, c) for c in columns}
         workspace = root_of(settings, project_path)
         if not workspace.is_dir():
@@ -169,8 +165,11 @@ class Runner:
     async def _execute(self, run_id: int, prepared: Prepared) -> dict[str, Any]:
         settings = self.deps.settings
         root, branch = await self._worktree(run_id, prepared)
+        # A resumed run keeps the base it had (the agent may have committed since).
+        base = prepared.run["base_sha"] or await commits.head(root)
         async with self.deps.database.unit_of_work() as session:
-            (await runs.get(session, run_id)).branch = branch
+            row = await runs.get(session, run_id)
+            row.branch, row.base_sha = branch, base
         limits = Limits(
             timeout_seconds=settings.agent_command_seconds,
             memory_bytes=settings.sandbox_memory_mb * 1024 * 1024,
@@ -193,7 +192,7 @@ class Runner:
         }
         if state.get("outcome") != "succeeded":
             return {"status": RunStatus.failed, "error": state.get("reason", "failed"), **tokens}
-        commit, changed = await self._commit(run_id, root, branch, prepared.brief.title)
+        commit, changed = await self._result(run_id, root, prepared, base)
         return {
             "status": RunStatus.succeeded,
             "summary": state.get("summary", ""),
@@ -235,13 +234,12 @@ class Runner:
     ) -> dict[str, Any]:
         """The LangGraph agent, from its last checkpoint when the run is resumed."""
         settings = self.deps.settings
-        toolbox = Toolbox(
-            root,
-            self.deps.sandbox,
-            limits,
-            self._subtasks(run_id, prepared),
-            settings.search_engine,
-        )
+
+        async def commit(message: str) -> str:
+            return await self._commit(run_id, root, message)
+
+        actions = RunActions(make_subtask=self._subtasks(run_id, prepared), commit=commit)
+        toolbox = Toolbox(root, self.deps.sandbox, limits, actions, settings.search_engine)
         token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
         model = GatewayModel(
             self.deps.client,
@@ -275,26 +273,29 @@ class Runner:
         )
         return state
 
-    async def _commit(
-        self, run_id: int, root: Path, branch: str | None, title: str
-    ) -> tuple[str | None, list[str]]:
-        if not (root / ".git").exists():
-            return None, []
-        git = Git(root, author=author(self.deps.settings))
-        excludes = self.deps.settings.home_dir / "agent-excludes"
-        await asyncio.to_thread(excludes.write_text, GENERATED)
-        await git.run("-c", f"core.excludesFile={excludes}", "add", "--all")
-        names = (await git.run("diff", "--cached", "--name-only", "-z")).text.split("\0")
-        changed = [n for n in names if n]
-        if not changed:
-            return None, []
-        message = f"{title}\n\nwfhub run {run_id}" + (f" on {branch}" if branch else "")
-        await git.run("commit", "--no-verify", "--no-gpg-sign", "--file=-", input=message.encode())
-        sha = (await git.run("rev-parse", "HEAD")).text.strip()
-        await self.emit(run_id, "log", {"commit": sha, "files": changed})
-        return sha, changed
+    async def _commit(self, run_id: int, root: Path, message: str) -> str:
+        """The `git_commit` tool, and the commit at the end of a successful run."""
+        sha, files = await commits.commit_all(self.deps.settings, root, message)
+        if sha is None:
+            return "nothing to commit"
+        await self.emit(run_id, "log", {"commit": sha, "files": files})
+        return f"committed {sha[:12]}: {', '.join(files)}"
 
-    def _subtasks(self, run_id: int, prepared: Prepared) -> Any:
+    async def _result(
+        self, run_id: int, root: Path, prepared: Prepared, base: str | None
+    ) -> tuple[str | None, list[str]]:
+        """Commit what is left; the run's last commit and every file it changed since its
+        base, over however many commits (the agent's own `git_commit` calls included)."""
+        if base is None:
+            return None, []
+        branch = f" on wfhub/run-{run_id}" if root != prepared.workspace else ""
+        await self._commit(run_id, root, f"{prepared.brief.title}\n\nwfhub run {run_id}{branch}")
+        last = await commits.head(root)
+        if last == base:
+            return None, []
+        return last, await commits.changed_since(root, base)
+
+    def _subtasks(self, run_id: int, prepared: Prepared) -> Callable[[str, str], Awaitable[str]]:
         made: list[int] = []
 
         async def make(title: str, description: str) -> str:

@@ -24,7 +24,16 @@ from wfhub.workspace.paths import Workspace
 
 CHANGES_CHARS = 3000  # of the diff shown with a failed check
 Handler = Callable[[dict[str, Any]], Awaitable[str]]
-SubtaskMaker = Callable[[str, str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class RunActions:
+    """What only a run's agent may do, beyond its folder: record a subtask under its task
+    (title, description) and commit on its branch (message). The agent API's toolbox has
+    neither, so it does not offer those tools."""
+
+    make_subtask: Callable[[str, str], Awaitable[str]]
+    commit: Callable[[str], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,14 @@ class Toolbox:
         root: Path,
         sandbox: Sandbox,
         limits: Limits,
-        make_subtask: SubtaskMaker,
+        run: RunActions | None = None,
         search_engine: search.Engine = "auto",
     ) -> None:
         self.root = root
         self.ws = Workspace(root)
         self.sandbox = sandbox
         self.limits = limits
-        self.make_subtask = make_subtask
+        self.run = run
         self.search_engine = search_engine
         self.tools = {t.name: t for t in self._tools()}
 
@@ -174,6 +183,17 @@ class Toolbox:
             ),
             Tool("git_status", "Show changed files.", _params([]), self._git_status),
             Tool("git_diff", "Show the diff of uncommitted changes.", _params([]), self._git_diff),
+        ] + (self._run_tools() if self.run is not None else [])
+
+    def _run_tools(self) -> list[Tool]:
+        return [
+            Tool(
+                "git_commit",
+                "Commit all current changes on the run's branch (the run commits what is "
+                "left when it ends).",
+                _params(["message"], message=("string", "Commit message")),
+                self._commit,
+            ),
             Tool(
                 "create_subtask",
                 "Record a follow-up task under the current task.",
@@ -307,5 +327,12 @@ class Toolbox:
         return await self._git("diff")
 
     async def _subtask(self, args: dict[str, Any]) -> str:
+        assert self.run is not None  # offered only then
         title = _text(args, "title")
-        return await self.make_subtask(title, _text(args, "description", required=False))
+        return await self.run.make_subtask(title, _text(args, "description", required=False))
+
+    async def _commit(self, args: dict[str, Any]) -> str:
+        assert self.run is not None
+        if not (self.root / ".git").exists():
+            return "error: this folder is not a git repository; nothing can be committed"
+        return await self.run.commit(_text(args, "message"))

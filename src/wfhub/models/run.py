@@ -39,6 +39,7 @@ class TaskRun(Timestamped, Base):
     workflow_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     branch: Mapped[str | None] = mapped_column(String(200))
+    base_sha: Mapped[str | None] = mapped_column(String(64))  # what the run started from
     commit_sha: Mapped[str | None] = mapped_column(String(64))
     changed_files: Mapped[list[str]] = mapped_column(JSONType, default=list)
     started_at: Mapped[datetime | None]

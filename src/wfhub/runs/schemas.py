@@ -81,6 +81,7 @@ class RunRead(ReadModel):
     completion_tokens: int
     options: dict[str, Any]
     branch: str | None
+    base_sha: str | None
     commit_sha: str | None
     changed_files: list[str]
     created_at: datetime
