@@ -164,10 +164,17 @@ def test_a_failed_check_goes_back_to_aider(
 def test_aider_failing_every_round_fails_the_run(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:
+    """Started from the terminal, as a user would: `wfhub run --engine aider --follow`."""
     _, task_id = project_with_bug(api, "aider-never")
     script(model_url, "aider-never", *[{"content": "I am not sure."}] * 3)
-    run_id = start_aider(api, task_id, "aider-never", check_command=CHECK)
+    args = ["--engine", "aider", "--model", "aider-never", "--check", CHECK, "--follow"]
+    shown = hub.cli("run", str(task_id), *args)
+    assert shown.returncode == 1, shown.stderr
+    assert "(aider-never)" in shown.stdout  # queued with the model asked for
+    assert "still fails after 3 aider rounds" in shown.stdout
+    run_id = api.get(f"/tasks/{task_id}/runs").json()[0]["id"]
     summary = finished(api, run_id)
+    assert summary["engine"] == "aider"
     assert summary["status"] == "failed"
     assert "still fails after 3 aider rounds" in summary["error"]
     assert summary["commit_sha"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Annotated, Any
 
@@ -11,6 +12,11 @@ import typer
 from wfhub.cli.client import Api, UrlOption, console, err
 
 FINISHED = {"succeeded", "failed", "cancelled", "interrupted"}
+
+
+class Engine(enum.StrEnum):
+    native = "native"
+    aider = "aider"
 
 
 def _show(kind: str, data: dict[str, Any]) -> None:
@@ -71,6 +77,9 @@ def run(
         str | None, typer.Option(help="Command that must pass before the run succeeds.")
     ] = None,
     max_iterations: Annotated[int | None, typer.Option(min=1, help="Model calls at most.")] = None,
+    engine: Annotated[
+        Engine, typer.Option(help="`aider` needs `wfhub engines install aider`.")
+    ] = Engine.native,
     follow_events: Annotated[
         bool, typer.Option("--follow/--no-follow", help="Print the live events until it ends.")
     ] = False,
@@ -83,7 +92,9 @@ def run(
         options["check_command"] = check
     if max_iterations:
         options["max_iterations"] = max_iterations
-    body: dict[str, Any] = {"options": options, **({"model": model} if model else {})}
+    body: dict[str, Any] = {"engine": engine.value, "options": options}
+    if model:
+        body["model"] = model
     started = api.call("POST", f"/tasks/{task_id}/runs", json=body)
     console.print(f"run {started['id']} of task {task_id} queued ({started['model']})")
     if not follow_events:
