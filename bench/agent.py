@@ -113,6 +113,8 @@ def scripted(folder: Path, steps: int) -> None:
 def embedded(folder: Path, model: str, runs: int, engines: list[str]) -> None:
     """`runs` runs of the bug-fix task per engine on one hub: the solve rate, and per run
     the wall time, the model's share of it and the tokens."""
+    if runs == 0:
+        return
     if not installed_model(model).exists():
         print(f"embedded runs skipped: {model} is not installed (wfhub llm install {model})")
         return

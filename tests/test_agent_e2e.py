@@ -15,8 +15,8 @@ from tests.scripted_runs import events
 from wfhub.llm.catalog import DEFAULT_MODEL
 
 pytestmark = [pytest.mark.filesystem, pytest.mark.slow]
-# The model samples, so a run can go astray: of 20 runs of this task measured with
-# bench/agent.py, 19 succeeded (docs/benchmarks.md). Three tries make a sampling accident
+# The model samples, so a run can go astray: of 40 runs of this task measured during
+# development, 38 succeeded (docs/benchmarks.md). Three tries make a sampling accident
 # (~1 in 8,000) no reason for a red build; a regression that breaks the loop still fails.
 ATTEMPTS = 3
 

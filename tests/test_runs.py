@@ -101,7 +101,7 @@ def test_a_run_fixes_the_bug_on_its_own_branch(
 def test_guards_for_small_models_and_the_finish_call(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:
-    """Act replies are constrained to one action (plan replies are not); a partial edit that
+    """Act replies are constrained to one action, the plan to a plan; a partial edit that
     would break calc.py is refused with the file shown; a path with invented folders is the
     file the model meant; `finish` ends the work and the check decides."""
     pid, task_id = project_with_bug(api, "guards")
@@ -129,7 +129,7 @@ def test_guards_for_small_models_and_the_finish_call(
     assert summary["summary"] == "add() adds now"
     assert summary["changed_files"] == ["calc.py"]  # no path/to/repo/ folder made
     formats = httpx.get(f"{model_url}/_formats", params={"model": "guards"}).json()
-    assert formats[0] is None  # the plan is free text
+    assert formats[0]["properties"] == {"plan": {"type": "string"}}  # a plan, not a call
     names = [v["properties"]["name"]["const"] for v in formats[1]["oneOf"]]
     assert {"edit_file", "write_file", "run_command", "finish"} <= set(names)
     assert all(f == formats[1] for f in formats[1:])

@@ -49,6 +49,9 @@ class Checkpoints:
             # open on this long-lived connection, holding SQLite's write lock, and every
             # other write of wfhub failed with "database is locked".
             connection = await aiosqlite.connect(str(self.url.database), isolation_level=None)
+            # As wfhub's own connections: under WAL, NORMAL syncs at checkpoints rather than
+            # at every commit, and in autocommit every statement is a commit.
+            await connection.execute("PRAGMA synchronous=NORMAL")
             await connection.execute("PRAGMA busy_timeout=10000")
             self._connection = connection
             sqlite_saver = AsyncSqliteSaver(connection)

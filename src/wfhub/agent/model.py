@@ -77,10 +77,10 @@ class GatewayModel:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         *,
-        constrained: bool = False,
+        shape: dict[str, Any] | None = None,
         reply_tokens: int = REPLY_TOKENS,
     ) -> Reply:
-        """One reply. `constrained` limits it to one tool call (`action_schema`)."""
+        """One reply; `shape`, a JSON schema, constrains it (Ollama's `format`)."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -91,8 +91,8 @@ class GatewayModel:
         }
         if tools:
             body["tools"] = tools
-        if tools and constrained:
-            body["format"] = action_schema(tools)
+        if shape is not None:
+            body["format"] = shape
         started = time.monotonic()
         try:
             response = await self.client.post(
