@@ -166,6 +166,30 @@ def test_the_agent_commits_along_the_way_and_the_summary_spans_its_commits(
     assert log["items"][2]["sha"] == summary["base_sha"]
 
 
+def test_a_repository_without_commits_is_worked_in_place_and_gets_its_first(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    """What `"workspace": "init"` makes: no commit to branch a worktree from."""
+    pid = api.post("/projects", json={"name": "fresh", "workspace": "init"}).json()["id"]
+    assert api.put(f"/workspace/{pid}/file", params={"path": "hello.py"}, content="x").is_success
+    task = api.post(f"/projects/{pid}/tasks", json={"title": "Say hello"}).json()
+    script(
+        model_url,
+        "fresh",
+        {"content": "plan"},
+        call("write_file", path="hello.py", content="print('hello')\n"),
+        call("finish", summary="it greets"),
+    )
+    run = start(api, task["id"], "fresh", check_command="python3 hello.py")
+    stream = events(hub, run["id"])
+    assert stream[-1]["data"]["status"] == "succeeded", stream[-1]
+    summary = api.get(f"/runs/{run['id']}").json()
+    assert (summary["branch"], summary["base_sha"]) == (None, None)
+    assert summary["changed_files"] == ["hello.py"]
+    log = api.get(f"/workspace/{pid}/git/log").json()["items"]
+    assert [c["sha"] for c in log] == [summary["commit_sha"]]  # the first commit
+
+
 def test_tool_errors_and_malformed_calls_go_back_to_the_model(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:

@@ -45,7 +45,10 @@ async def commit_all(settings: Settings, root: Path, message: str) -> tuple[str 
     return await head(root), changed
 
 
-async def changed_since(root: Path, base: str) -> list[str]:
-    """Files that differ between `base` and the checked-out commit."""
-    names = await Git(root).run("diff", "--name-only", "-z", base, "HEAD", "--")
+async def changed_since(root: Path, base: str | None) -> list[str]:
+    """Files that differ between `base` and the checked-out commit; with no base (the run
+    made the repository's first commit), every file the history has."""
+    git = Git(root)
+    start = base or (await git.run("hash-object", "-t", "tree", "/dev/null")).text.strip()
+    names = await git.run("diff", "--name-only", "-z", start, "HEAD", "--")
     return [name for name in names.text.split("\0") if name]

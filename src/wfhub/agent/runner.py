@@ -150,8 +150,11 @@ class Runner:
 
     async def _worktree(self, run_id: int, prepared: Prepared) -> tuple[Path, str | None]:
         workspace = prepared.workspace
-        if not prepared.run["options"].get("worktree", True) or not (workspace / ".git").exists():
-            return workspace, None
+        if (
+            not prepared.run["options"].get("worktree", True)
+            or await commits.head(workspace) is None
+        ):
+            return workspace, None  # not a repository, or one without a commit to branch from
         git = Git(workspace, author=author(self.deps.settings))
         branch = f"wfhub/run-{run_id}"
         target = (
@@ -286,12 +289,12 @@ class Runner:
     ) -> tuple[str | None, list[str]]:
         """Commit what is left; the run's last commit and every file it changed since its
         base, over however many commits (the agent's own `git_commit` calls included)."""
-        if base is None:
+        if not commits.is_repository(root):
             return None, []
         branch = f" on wfhub/run-{run_id}" if root != prepared.workspace else ""
         await self._commit(run_id, root, f"{prepared.brief.title}\n\nwfhub run {run_id}{branch}")
         last = await commits.head(root)
-        if last == base:
+        if last is None or last == base:
             return None, []
         return last, await commits.changed_since(root, base)
 
