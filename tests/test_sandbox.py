@@ -136,3 +136,8 @@ async def test_a_bridge_opens_one_address_and_nothing_else(
     assert lines[1] == f"{target_port} refused ConnectionRefusedError"
     assert lines[2] == f"{other_port} refused ConnectionRefusedError"
     assert not socket_path.exists()  # the bridge cleans up
+
+
+async def test_python_is_there_under_the_name_people_type(sandbox: Sandbox, tmp_path: Path) -> None:
+    output = await sh(sandbox, tmp_path, "python -c 'import sys; print(sys.version_info[0])'")
+    assert output.strip() == "3"

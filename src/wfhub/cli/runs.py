@@ -103,6 +103,7 @@ def run(
     summary = api.call("GET", f"/runs/{started['id']}")
     if summary.get("commit_sha"):
         files = ", ".join(summary["changed_files"])
-        console.print(f"committed {summary['commit_sha'][:12]} on {summary['branch']}: {files}")
+        where = f" on {summary['branch']}" if summary.get("branch") else " in place"
+        console.print(f"committed {summary['commit_sha'][:12]}{where}: {files}")
     if status != "succeeded":
         raise typer.Exit(1)

@@ -34,7 +34,11 @@ MASKED = (
 )
 SANDBOX_HOME = "/home/sandbox"
 SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs mounted inside the sandbox
-PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+# Last on PATH: commands a system lacks under the name agents (and people) type, such as
+# `python` where Debian has only `python3`, as its package python-is-python3 would add.
+SANDBOX_BIN = "/run/sandbox-bin"
+ALIASES = {"python": "python3", "pip": "pip3"}
+PATH = f"/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin:{SANDBOX_BIN}"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Sandbox:
             args.append("--new-session")
         args += self._system()
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", SANDBOX_TMP, "--tmpfs", "/home"]
+        args += _aliases()
         if mounts.home is not None:
             args += ["--bind", str(mounts.home), SANDBOX_HOME]
         else:
@@ -138,6 +143,15 @@ class Sandbox:
         if self.mode is SandboxMode.unsandboxed and mounts.home is not None:
             return str(mounts.home)
         return SANDBOX_HOME
+
+
+def _aliases() -> list[str]:
+    args = ["--dir", SANDBOX_BIN]
+    for name, target in ALIASES.items():
+        found = shutil.which(target, path=PATH)
+        if shutil.which(name, path=PATH) is None and found is not None:
+            args += ["--symlink", found, f"{SANDBOX_BIN}/{name}"]
+    return args
 
 
 def _mirror(path: str) -> list[str]:
