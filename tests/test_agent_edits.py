@@ -53,6 +53,12 @@ def test_a_change_that_breaks_python_is_refused() -> None:
     assert breaks_python("calc.py", "def (:\n", broken) is None  # was broken already
     assert breaks_python("calc.py", "type X = int\n", "type X = (\n") is None  # newer syntax
     assert breaks_python("calc.py", None, broken) is None  # not text
+    deep = "x = " + "a+" * 5_000 + "a\n"  # RecursionError in the parser, not SyntaxError
+    assert "nested too deeply" in str(breaks_python("calc.py", before, deep))
+    assert breaks_python("calc.py", deep, broken) is None  # unreadable before: no judgement
+    large = before + "# padding\n" * 7_000  # over JUDGED_CHARS: not parsed on the loop
+    assert breaks_python("calc.py", large, large + "(\n") is None
+    assert breaks_python("calc.py", before, before + "(\n") is not None
 
 
 def test_files_an_engine_starts_with(tmp_path: Path) -> None:

@@ -190,6 +190,34 @@ def test_a_repository_without_commits_is_worked_in_place_and_gets_its_first(
     assert [c["sha"] for c in log] == [summary["commit_sha"]]  # the first commit
 
 
+def test_arguments_of_the_wrong_type_and_uncompilable_code_are_observations(
+    api: httpx.Client, hub: LiveServer, model_url: str
+) -> None:
+    """What a model can send that Python itself chokes on: an integer argument given as a
+    list, and code nested too deeply for the compiler (`RecursionError`, not a
+    `SyntaxError`). Each comes back as an observation; the run goes on to its end."""
+    _, task_id = project_with_bug(api, "odd-arguments")
+    deep = "def add(a, b):\n    return " + "a+" * 5_000 + "b\n"  # 10 KB
+    script(
+        model_url,
+        "odd-arguments",
+        {"content": "plan"},
+        call("read_file", path="calc.py", start_line=[1]),
+        call("write_file", path="calc.py", content=deep),
+        call("write_file", path="calc.py", content=BUGGY.replace("-", "+")),
+        call("finish", summary="done"),
+    )
+    run = start(api, task_id, "odd-arguments")
+    stream = events(hub, run["id"])
+    assert stream[-1]["data"]["status"] == "succeeded", stream[-1]
+    results = [e["data"] for e in stream if e["type"] == "tool_result"]
+    assert results[0]["ok"] is False
+    assert "`start_line` must be an integer" in results[0]["output"]
+    assert results[1]["ok"] is False
+    assert "nested too deeply for Python's parser" in results[1]["output"]
+    assert results[2]["ok"] is True
+
+
 def test_tool_errors_and_malformed_calls_go_back_to_the_model(
     api: httpx.Client, hub: LiveServer, model_url: str
 ) -> None:

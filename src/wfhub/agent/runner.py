@@ -12,6 +12,7 @@ wall-clock limit end the run as `cancelled` or `failed` with the reason, never `
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from wfhub.workspace import git_changes
 from wfhub.workspace.git import Git
 from wfhub.workspace.service import author, root_of
 
+log = logging.getLogger(__name__)
 MAX_SUBTASK_DEPTH = 3  # agents create subtasks only under tasks shallower than this
 MAX_SUBTASKS_PER_RUN = 5  # circuit breaker against runaway delegation
 
@@ -111,6 +113,11 @@ class Runner:
             await self._finish(run_id, RunStatus.failed, error="the run hit its wall-clock limit")
         except (ModelError, WfhubError, OSError) as exc:
             detail = exc.detail if isinstance(exc, WfhubError) else str(exc)
+            await self.emit(run_id, "error", {"message": detail})
+            await self._finish(run_id, RunStatus.failed, error=detail)
+        except Exception as exc:  # a bug of ours: the run must still end, never stay running
+            log.exception("run %s failed unexpectedly", run_id)
+            detail = f"internal error: {type(exc).__name__}: {exc}"[:1000]
             await self.emit(run_id, "error", {"message": detail})
             await self._finish(run_id, RunStatus.failed, error=detail)
 

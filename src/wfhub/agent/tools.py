@@ -43,6 +43,20 @@ class Tool:
     parameters: dict[str, Any]
     handler: Handler
 
+    def misfit(self, arguments: dict[str, Any]) -> str | None:
+        """What is wrong with the model's arguments for this tool (a required one missing, a
+        value of the wrong JSON type), or None. Other names are ignored."""
+        properties: dict[str, dict[str, str]] = self.parameters["properties"]
+        for name in self.parameters["required"]:
+            if arguments.get(name) is None:
+                return f"`{name}` is required"
+        for name, value in arguments.items():
+            expected = properties.get(name, {}).get("type")
+            if value is not None and expected is not None and not _is_json(value, expected):
+                article = "an" if expected[0] in "aeiou" else "a"
+                return f"`{name}` must be {article} {expected}, not {json.dumps(value)[:80]}"
+        return None
+
     def schema(self) -> dict[str, Any]:
         """The Ollama/OpenAI function-tool description."""
         return {
@@ -53,6 +67,12 @@ class Tool:
                 "parameters": self.parameters,
             },
         }
+
+
+def _is_json(value: object, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {"string": str, "boolean": bool}.get(kind, object))
 
 
 def _params(required: list[str], **props: tuple[str, str]) -> dict[str, Any]:
@@ -114,6 +134,9 @@ class Toolbox:
                 return f"error: the arguments of {name} are not JSON: {text[:200]!r}", False
         if not isinstance(arguments, dict):
             return f"error: the arguments of {name} must be a JSON object", False
+        wrong = tool.misfit(arguments)
+        if wrong is not None:
+            return f"error: {wrong}", False
         try:
             observation = clip(await tool.handler(arguments))
             return observation, not observation.startswith("error:")
