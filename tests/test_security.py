@@ -6,7 +6,8 @@ import stat
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wfhub.app import create_app
 from wfhub.config import Settings
@@ -168,7 +169,7 @@ async def test_rotation_revokes_old_token_and_sessions(
 
 
 async def test_a_gateway_token_opens_the_gateway_only_until_it_ends(
-    app: FastAPI, anon: httpx.AsyncClient, token: str, database: Database
+    app: FastAPI, anon: httpx.AsyncClient, token: str, database: Database, engine: AsyncEngine
 ) -> None:
     """What an engine process (Aider) holds instead of the API token."""
     from wfhub.security import tokens
@@ -181,8 +182,20 @@ async def test_a_gateway_token_opens_the_gateway_only_until_it_ends(
         secret = await tokens.create_gateway_token(session, "run 2", 60)
     assert secret.startswith("wfh_")
     bearer = {"Authorization": f"Bearer {secret}"}
-    # Past authentication on the gateway (the upstream is unreachable: 502, not 401).
-    assert (await anon.get("/ollama/api/tags", headers=bearer)).status_code != 401
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "api_tokens" in statement:
+            lookups.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        # Past authentication on the gateway (the upstream is unreachable: 502, not 401).
+        assert (await anon.get("/ollama/api/tags", headers=bearer)).status_code != 401
+        assert (await anon.get("/ollama/api/tags", headers=bearer)).status_code != 401
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len(lookups) == 1  # one lookup for every kind it may be, then the cache
     assert (await anon.get("/v1/models", headers=bearer)).status_code != 401
     for path in ("/projects", "/llm/requests", "/ollama/status", "/openapi.json"):
         assert (await anon.get(path, headers=bearer)).status_code == 401, path

@@ -51,17 +51,19 @@ class CredentialCache:
             del self._until[key]
 
 
-async def _verify(request: HTTPConnection, secret: str, kind: TokenKind) -> bool:
+async def _verify(request: HTTPConnection, secret: str, kinds: tuple[TokenKind, ...]) -> bool:
+    """Whether `secret` is a live credential of one of `kinds`: from the cache, else one
+    database lookup for all of them (a gateway token is not looked up twice)."""
     cache: CredentialCache = request.app.state.credential_cache
     digest = tokens.hash_secret(secret)
-    if cache.hit(digest, kind):
+    if any(cache.hit(digest, kind) for kind in kinds):
         return True
     database: Database = request.app.state.database
     async with database.session(write=False) as session:
-        valid = await tokens.is_valid(session, secret, kind)
-    if valid:
+        kind = await tokens.valid_kind(session, secret, kinds)
+    if kind is not None:
         cache.remember(digest, kind)
-    return valid
+    return kind is not None
 
 
 async def authenticate(request: HTTPConnection, *, gateway: bool = False) -> str:
@@ -77,16 +79,14 @@ async def authenticate(request: HTTPConnection, *, gateway: bool = False) -> str
     if authorization is not None:
         scheme, _, sent = authorization.partition(" ")
         secret = sent.strip()
-        if scheme.lower() == "bearer":
-            kinds = (TokenKind.api, TokenKind.gateway) if gateway else (TokenKind.api,)
-            for kind in kinds:
-                if await _verify(request, secret, kind):
-                    return tokens.hash_secret(secret)
+        kinds = (TokenKind.api, TokenKind.gateway) if gateway else (TokenKind.api,)
+        if scheme.lower() == "bearer" and await _verify(request, secret, kinds):
+            return tokens.hash_secret(secret)
         raise Unauthorized("invalid API token")
     session_secret = request.cookies.get(SESSION_COOKIE)
     if session_secret is None:
         raise Unauthorized("send `Authorization: Bearer <token>` or log in at POST /auth/login")
-    if not await _verify(request, session_secret, TokenKind.session):
+    if not await _verify(request, session_secret, (TokenKind.session,)):
         raise Unauthorized("session expired or logged out; log in again")
     method = request.scope.get("method", "GET")
     if method not in SAFE_METHODS:

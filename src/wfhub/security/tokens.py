@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -83,17 +84,25 @@ async def rotate_api_token(session: AsyncSession) -> str:
     return token
 
 
-async def is_valid(session: AsyncSession, secret: str, kind: TokenKind) -> bool:
+async def valid_kind(
+    session: AsyncSession, secret: str, kinds: Collection[TokenKind]
+) -> TokenKind | None:
+    """Which of `kinds` the secret is a live credential of, if any (one indexed lookup)."""
     row = await session.execute(
-        select(ApiToken.expires_at).where(
-            ApiToken.token_hash == hash_secret(secret), ApiToken.kind == kind
+        select(ApiToken.kind, ApiToken.expires_at).where(
+            ApiToken.token_hash == hash_secret(secret), ApiToken.kind.in_(kinds)
         )
     )
     found = row.first()
     if found is None:
-        return False
-    expires_at: datetime | None = found[0]
-    return expires_at is None or expires_at > utcnow()
+        return None
+    kind: TokenKind = found[0]
+    expires_at: datetime | None = found[1]
+    return kind if expires_at is None or expires_at > utcnow() else None
+
+
+async def is_valid(session: AsyncSession, secret: str, kind: TokenKind) -> bool:
+    return await valid_kind(session, secret, (kind,)) is not None
 
 
 async def create_session(session: AsyncSession, ttl_seconds: int) -> tuple[str, datetime]:
