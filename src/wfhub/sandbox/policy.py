@@ -3,10 +3,10 @@
 Allowlist, not blocklist: the process gets the system directories read-only, the one
 workspace read-write, a private /tmp and home, and nothing else of the host; the data dir
 (token, database, secret key), other workspaces and home directories are simply absent.
-It shares no namespace with the host (no network unless asked, own PIDs, IPC, hostname)
-and, when wfhub runs as root, has every capability dropped. /etc is needed for users,
-libraries and certificates, so its secrets (shadow files, SSH host keys, TLS private keys,
-sudoers) are masked.
+It shares no namespace with the host (no network, own PIDs, IPC, hostname; `bridge.py` is
+the one way out an engine gets) and, when wfhub runs as root, has every capability dropped.
+/etc is needed for users, libraries and certificates, so its secrets (shadow files, SSH
+host keys, TLS private keys, sudoers) are masked.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ class Sandbox:
         argv: Sequence[str],
         workspace: Path,
         *,
-        network: bool = False,
         new_session: bool = True,
         mounts: Mounts = NO_MOUNTS,
     ) -> list[str]:
@@ -104,8 +103,6 @@ class Sandbox:
             return list(argv)
         assert self.bwrap is not None
         args = [self.bwrap, "--die-with-parent", "--unshare-all"]
-        if network:
-            args.append("--share-net")
         if os.geteuid() == 0:
             args += ["--cap-drop", "ALL"]
         if new_session:

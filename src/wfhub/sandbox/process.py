@@ -91,7 +91,6 @@ async def run(
     workspace: Path,
     limits: Limits,
     *,
-    network: bool = False,
     mounts: Mounts = NO_MOUNTS,
     env: Mapping[str, str] | None = None,
     on_output: Callable[[bytes], Awaitable[None]] | None = None,
@@ -101,7 +100,7 @@ async def run(
     `env` adds to the clean environment; `on_output` sees every chunk as it arrives (the
     whole output, past the kept cap too), for callers that stream it."""
     command = limited(
-        sandbox.command(argv, workspace, network=network, mounts=mounts),
+        sandbox.command(argv, workspace, mounts=mounts),
         limits.memory_bytes,
         int(limits.timeout_seconds) + 1,
     )
